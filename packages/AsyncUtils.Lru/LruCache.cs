@@ -1,0 +1,141 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace AsyncUtils.Lru;
+
+/// <summary>
+/// A map that holds at most <see cref="Capacity"/> entries and evicts the least recently used one
+/// to make room. Reads and writes make a key the most recent.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Thread safety.</b> Every member is safe to call from any number of threads at once, with no
+/// external lock. A hit takes no lock and allocates nothing; writes take a short lock. Once a
+/// write returns, <see cref="Count"/> is at most <see cref="Capacity"/>, and a read returns only a
+/// value that was written for that key.
+/// </para>
+/// <para>
+/// <b>Order.</b> For operations issued from one thread the eviction order is exactly
+/// least-recently-used. Hits are recorded in per-thread buffers and applied, in order, before
+/// every write; hits racing on different threads are applied in buffer order.
+/// </para>
+/// <para>
+/// <b>No <c>ContainsKey</c>, no enumeration.</b> Checking whether a key is present and then reading
+/// it is a time-of-check/time-of-use bug in a cache: the entry can be evicted in between. Use
+/// <see cref="TryGetValue"/> or <see cref="GetOrAdd(TKey, TValue)"/>, which answer both at once.
+/// </para>
+/// <para><b>Complexity.</b> Every operation is O(1) but <see cref="Clear"/>, which is O(n).</para>
+/// </remarks>
+/// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
+/// <typeparam name="TValue">The value type.</typeparam>
+public sealed class LruCache<TKey, TValue>
+    where TKey : notnull
+{
+    private readonly LruCore<TKey, TValue> _core;
+
+    /// <summary>Creates an empty cache.</summary>
+    /// <param name="capacity">The most entries the cache holds; greater than zero.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is zero or negative.</exception>
+    public LruCache(int capacity)
+        : this(capacity, null)
+    {
+    }
+
+    /// <summary>Creates an empty cache with optional settings.</summary>
+    /// <param name="capacity">The most entries the cache holds; greater than zero.</param>
+    /// <param name="options">Comparer, removal callback and statistics; copied, may be <see langword="null"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is zero or negative.</exception>
+    public LruCache(int capacity, LruCacheOptions<TKey, TValue>? options)
+    {
+        _core = new LruCore<TKey, TValue>(capacity, TimeSpan.Zero, null, options);
+    }
+
+    /// <summary>The most entries the cache holds.</summary>
+    public int Capacity => _core.Capacity;
+
+    /// <summary>The number of entries now stored; never above <see cref="Capacity"/> once a write has returned.</summary>
+    public int Count => _core.Count;
+
+    /// <summary>Reads or writes the value for a key; either makes the key the most recent.</summary>
+    /// <param name="key">The key.</param>
+    /// <exception cref="KeyNotFoundException">On read, the key is not in the cache.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public TValue this[TKey key]
+    {
+        get => _core.TryGetValue(key, out TValue? value) ? value : throw LruThrow.KeyNotFound(key);
+        set => _core.Set(key, value);
+    }
+
+    /// <summary>Reads the value for a key and, when found, makes it the most recent. Lock-free; allocates nothing.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value, when found.</param>
+    /// <returns><see langword="true"/> when the key was found.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value) => _core.TryGetValue(key, out value);
+
+    /// <summary>Reads the value for a key, or <paramref name="defaultValue"/> when it is absent.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="defaultValue">What to return when the key is absent.</param>
+    /// <returns>The stored value or <paramref name="defaultValue"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public TValue GetValueOrDefault(TKey key, TValue defaultValue) =>
+        _core.TryGetValue(key, out TValue? value) ? value : defaultValue;
+
+    /// <summary>
+    /// Returns the value stored for a key, storing <paramref name="value"/> first if the key is
+    /// absent (the seed's <c>setdefault</c>). Either way the key becomes the most recent.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value to store when the key is absent.</param>
+    /// <returns>The value now stored for the key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public TValue GetOrAdd(TKey key, TValue value) => _core.GetOrAdd(key, value);
+
+    /// <summary>
+    /// Returns the value stored for a key, creating and storing one if it is absent. The factory
+    /// runs outside the cache's lock, so racing callers may each run it; exactly one result is
+    /// stored and every caller gets the stored one.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="valueFactory">Creates the value for an absent key.</param>
+    /// <returns>The value now stored for the key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="valueFactory"/> is <see langword="null"/>.</exception>
+    public TValue GetOrAdd(TKey key, Func<TKey, TValue> valueFactory) =>
+        _core.GetOrAdd(key, static (k, factory) => factory(k), valueFactory);
+
+    /// <summary>
+    /// Returns the value stored for a key, creating and storing one if it is absent, passing
+    /// <paramref name="factoryArgument"/> to the factory so that no closure is allocated. The
+    /// factory runs outside the cache's lock; see <see cref="GetOrAdd(TKey, Func{TKey, TValue})"/>.
+    /// </summary>
+    /// <typeparam name="TArg">The factory argument's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="valueFactory">Creates the value for an absent key.</param>
+    /// <param name="factoryArgument">Passed to <paramref name="valueFactory"/>.</param>
+    /// <returns>The value now stored for the key.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="valueFactory"/> is <see langword="null"/>.</exception>
+    public TValue GetOrAdd<TArg>(TKey key, Func<TKey, TArg, TValue> valueFactory, TArg factoryArgument) =>
+        _core.GetOrAdd(key, valueFactory, factoryArgument);
+
+    /// <summary>Removes a key. A missing key is not an error.</summary>
+    /// <param name="key">The key.</param>
+    /// <returns><see langword="true"/> when an entry was removed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public bool Remove(TKey key) => _core.Remove(key, out _);
+
+    /// <summary>Removes a key and returns its value. A missing key is not an error.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The removed value, when an entry was removed.</param>
+    /// <returns><see langword="true"/> when an entry was removed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public bool Remove(TKey key, [MaybeNullWhen(false)] out TValue value) => _core.Remove(key, out value);
+
+    /// <summary>Removes every entry, reporting each as <see cref="CacheRemovalReason.Removed"/>. O(n).</summary>
+    public void Clear() => _core.Clear();
+
+    /// <summary>
+    /// Returns the hit, miss and eviction counters, or <see langword="null"/> unless
+    /// <see cref="LruCacheOptions{TKey, TValue}.TrackStatistics"/> was set.
+    /// </summary>
+    /// <returns>A snapshot of the counters, or <see langword="null"/>.</returns>
+    public LruCacheStatistics? GetStatistics() => _core.GetStatistics();
+}

@@ -1,0 +1,615 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace AsyncUtils.Lru;
+
+/// <summary>
+/// The engine behind <see cref="LruCache{TKey, TValue}"/> and <see cref="TtlLruCache{TKey, TValue}"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/>, so a read finds its node
+/// without a lock. The recency order is an intrusive doubly linked list owned by one lock. A hit
+/// does not take that lock: it appends the node to its thread's <see cref="ReadStripe{TNode}"/>
+/// (one compare-and-swap), and the buffered reads are applied in order before any write and
+/// whenever a stripe fills. A hit on the entry that is already the most recent records nothing.
+/// </para>
+/// <para>
+/// Every write (insert, replace, remove, clear) takes the lock, applies the buffered reads first,
+/// then changes the map and the lists together, so <c>Count</c> never exceeds the capacity once a
+/// write has returned, and the entry evicted is exactly the least recently used one for
+/// operations issued from one thread. Reads racing on different threads are applied in buffer
+/// order, each thread's own reads keeping their order.
+/// </para>
+/// <para>
+/// With a time to live, expiry is fixed at write time, so write order is expiry order: a second
+/// intrusive list keeps it, and each write removes at most two expired entries from its head.
+/// A read that finds an expired entry removes it (and at most two more) if the lock is free.
+/// Memory is bounded by the capacity whatever the volume of inserts.
+/// </para>
+/// </remarks>
+internal sealed class LruCore<TKey, TValue>
+    where TKey : notnull
+{
+    private const int ExpiredPerOperation = 2;
+
+    private readonly ConcurrentDictionary<TKey, LruNode<TKey, TValue>> _map;
+    private readonly ReadStripe<LruNode<TKey, TValue>>?[] _stripes;
+    private readonly int _stripeMask;
+    private readonly int _capacity;
+    private readonly long _ttlTicks;
+    private readonly TimeProvider _timeProvider;
+    private readonly bool _systemTime;
+    private readonly Action<TKey, TValue, CacheRemovalReason>? _onRemoved;
+    private readonly bool _trackStatistics;
+
+#if NET9_0_OR_GREATER
+    private readonly Lock _sync = new();
+#else
+    private readonly object _sync = new();
+#endif
+
+    // Owned by _sync. _head is also read without the lock, only to skip recording a hit.
+    private LruNode<TKey, TValue>? _head;
+    private LruNode<TKey, TValue>? _tail;
+    private LruNode<TKey, TValue>? _expiryHead;
+    private LruNode<TKey, TValue>? _expiryTail;
+    private int _count;
+    private long _evictions;
+    private long _expirations;
+    private long _lockedHits;
+    private long _lockedMisses;
+
+    internal LruCore(int capacity, TimeSpan timeToLive, TimeProvider? timeProvider, LruCacheOptions<TKey, TValue>? options)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+
+        _capacity = capacity;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _systemTime = ReferenceEquals(_timeProvider, TimeProvider.System);
+        _ttlTicks = timeToLive == TimeSpan.Zero ? 0 : ToTimestampTicks(timeToLive, _timeProvider.TimestampFrequency);
+        _onRemoved = options?.OnRemoved;
+        _trackStatistics = options?.TrackStatistics ?? false;
+
+        int concurrency = Environment.ProcessorCount;
+        _map = new ConcurrentDictionary<TKey, LruNode<TKey, TValue>>(concurrency, Math.Min(capacity, 1024) + 1, options?.Comparer);
+
+        int stripes = (int)Math.Min(64, BitOperations.RoundUpToPowerOf2((uint)concurrency * 4));
+        _stripes = new ReadStripe<LruNode<TKey, TValue>>?[stripes];
+        _stripeMask = stripes - 1;
+    }
+
+    internal int Capacity => _capacity;
+
+    internal int Count => Volatile.Read(ref _count);
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    private bool HasTtl => _ttlTicks != 0;
+
+    internal static long ToTimestampTicks(TimeSpan value, long frequency)
+    {
+        // Exact for the usual frequencies (10^7 for FakeTimeProvider, 10^9 for Stopwatch on Linux).
+        double ticks = frequency % TimeSpan.TicksPerSecond == 0
+            ? (double)value.Ticks * (frequency / TimeSpan.TicksPerSecond)
+            : value.Ticks * ((double)frequency / TimeSpan.TicksPerSecond);
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)ticks);
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
+    {
+        if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node))
+        {
+            if (!HasTtl || Now() < node.ExpiresAt)
+            {
+                RecordHit(node);
+                value = node.Value;
+                return true;
+            }
+
+            RemoveExpiredOnRead(node);
+        }
+
+        if (_trackStatistics)
+        {
+            CountMiss();
+        }
+
+        value = default;
+        return false;
+    }
+
+    private long Now() => _systemTime ? Stopwatch.GetTimestamp() : _timeProvider.GetTimestamp();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ReadStripe<LruNode<TKey, TValue>> CurrentStripe()
+    {
+        int index = Environment.CurrentManagedThreadId & _stripeMask;
+        return _stripes[index] ?? CreateStripe(index);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadStripe<LruNode<TKey, TValue>> CreateStripe(int index)
+    {
+        var stripe = new ReadStripe<LruNode<TKey, TValue>>();
+        return Interlocked.CompareExchange(ref _stripes[index], stripe, null) ?? stripe;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RecordHit(LruNode<TKey, TValue> node)
+    {
+        ReadStripe<LruNode<TKey, TValue>> stripe = CurrentStripe();
+        long tail = Volatile.Read(ref stripe.Tail);
+        long head = Volatile.Read(ref stripe.Head);
+
+        // Nothing to record when the node is already the most recent: the newest read buffered on
+        // this thread's stripe, or, when the stripe is empty, the head of the list.
+        LruNode<TKey, TValue>? newest = tail == head
+            ? Volatile.Read(ref _head)
+            : Volatile.Read(ref stripe.Slots[(int)(tail - 1) & ReadStripe<LruNode<TKey, TValue>>.Mask]);
+        if (ReferenceEquals(newest, node))
+        {
+            if (_trackStatistics)
+            {
+                Interlocked.Increment(ref stripe.Skipped);
+            }
+
+            return;
+        }
+
+        if (tail - head < ReadStripe<LruNode<TKey, TValue>>.Size
+            && Interlocked.CompareExchange(ref stripe.Tail, tail + 1, tail) == tail)
+        {
+            Volatile.Write(ref stripe.Slots[(int)tail & ReadStripe<LruNode<TKey, TValue>>.Mask], node);
+            return;
+        }
+
+        RecordHitSlow(stripe, node);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordHitSlow(ReadStripe<LruNode<TKey, TValue>> stripe, LruNode<TKey, TValue> node)
+    {
+        while (true)
+        {
+            long tail = Volatile.Read(ref stripe.Tail);
+            if (tail - Volatile.Read(ref stripe.Head) >= ReadStripe<LruNode<TKey, TValue>>.Size)
+            {
+                // The stripe is full: apply every buffered read, then record this one.
+                lock (_sync)
+                {
+                    DrainReadsLocked();
+                }
+
+                continue;
+            }
+
+            if (Interlocked.CompareExchange(ref stripe.Tail, tail + 1, tail) == tail)
+            {
+                Volatile.Write(ref stripe.Slots[(int)tail & ReadStripe<LruNode<TKey, TValue>>.Mask], node);
+                return;
+            }
+        }
+    }
+
+    private void CountMiss() => Interlocked.Increment(ref CurrentStripe().Misses);
+
+    private void RemoveExpiredOnRead(LruNode<TKey, TValue> node)
+    {
+        RemovalBatch<TKey, TValue> removed = default;
+#if NET9_0_OR_GREATER
+        if (!_sync.TryEnter())
+#else
+        if (!Monitor.TryEnter(_sync))
+#endif
+        {
+            // A writer holds the lock and will remove expired entries itself.
+            return;
+        }
+
+        try
+        {
+            if (!node.Unlinked)
+            {
+                RemoveLocked(node, CacheRemovalReason.Expired, ref removed);
+            }
+
+            RemoveExpiredLocked(Now(), ref removed);
+        }
+        finally
+        {
+#if NET9_0_OR_GREATER
+            _sync.Exit();
+#else
+            Monitor.Exit(_sync);
+#endif
+        }
+
+        Report(in removed);
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    internal void Set(TKey key, TValue value)
+    {
+        ThrowIfNull(key);
+        RemovalBatch<TKey, TValue> removed = default;
+        lock (_sync)
+        {
+            long now = HasTtl ? Now() : 0;
+            PrepareWriteLocked(now, ref removed);
+            var node = new LruNode<TKey, TValue>(key, value, ExpiryFor(now));
+            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? old))
+            {
+                // One atomic swap in the map: a concurrent reader sees the old value or the new one.
+                _map[key] = node;
+                UnlinkLocked(old);
+                NoteRemoval(old, HasTtl && now >= old.ExpiresAt ? CacheRemovalReason.Expired : CacheRemovalReason.Replaced, ref removed);
+                LinkLocked(node);
+            }
+            else
+            {
+                InsertLocked(node, ref removed);
+            }
+        }
+
+        Report(in removed);
+    }
+
+    internal TValue GetOrAdd(TKey key, TValue value)
+    {
+        if (TryGetValue(key, out TValue? existing))
+        {
+            return existing;
+        }
+
+        return GetOrAddLocked(key, value);
+    }
+
+    internal TValue GetOrAdd<TArg>(TKey key, Func<TKey, TArg, TValue> valueFactory, TArg factoryArgument)
+    {
+        ArgumentNullException.ThrowIfNull(valueFactory);
+        if (TryGetValue(key, out TValue? existing))
+        {
+            return existing;
+        }
+
+        // The factory runs outside the lock; if another thread stores a value first, theirs wins.
+        return GetOrAddLocked(key, valueFactory(key, factoryArgument));
+    }
+
+    private TValue GetOrAddLocked(TKey key, TValue value)
+    {
+        RemovalBatch<TKey, TValue> removed = default;
+        TValue result;
+        lock (_sync)
+        {
+            long now = HasTtl ? Now() : 0;
+            PrepareWriteLocked(now, ref removed);
+            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node) && (!HasTtl || now < node.ExpiresAt))
+            {
+                // Stored by another thread since our read missed: a hit, and now the most recent.
+                MoveToFrontLocked(node);
+                result = node.Value;
+                if (_trackStatistics)
+                {
+                    _lockedHits++;
+                    _lockedMisses--; // the read that missed is counted as this hit instead
+                }
+            }
+            else
+            {
+                if (node is not null)
+                {
+                    RemoveLocked(node, CacheRemovalReason.Expired, ref removed);
+                }
+
+                InsertLocked(new LruNode<TKey, TValue>(key, value, ExpiryFor(now)), ref removed);
+                result = value;
+            }
+        }
+
+        Report(in removed);
+        return result;
+    }
+
+    internal bool Remove(TKey key, [MaybeNullWhen(false)] out TValue value)
+    {
+        ThrowIfNull(key);
+        RemovalBatch<TKey, TValue> removed = default;
+        bool found = false;
+        value = default;
+        lock (_sync)
+        {
+            long now = HasTtl ? Now() : 0;
+            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node))
+            {
+                // An expired entry is already gone as far as callers can see: it is removed as
+                // expired, and Remove reports that nothing live was there.
+                found = !HasTtl || now < node.ExpiresAt;
+                RemoveLocked(node, found ? CacheRemovalReason.Removed : CacheRemovalReason.Expired, ref removed);
+                if (found)
+                {
+                    value = node.Value;
+                }
+            }
+
+            if (HasTtl)
+            {
+                RemoveExpiredLocked(now, ref removed);
+            }
+        }
+
+        Report(in removed);
+        return found;
+    }
+
+    internal void Clear()
+    {
+        LruNode<TKey, TValue>? first;
+        lock (_sync)
+        {
+            DrainReadsLocked();
+            first = _head;
+            for (LruNode<TKey, TValue>? node = first; node is not null; node = node.Next)
+            {
+                node.Unlinked = true;
+            }
+
+            _map.Clear();
+            _head = _tail = _expiryHead = _expiryTail = null;
+            _count = 0;
+        }
+
+        // The detached chain is no longer touched by the cache, so it can be walked without the lock.
+        if (_onRemoved is not null)
+        {
+            List<Exception>? errors = null;
+            for (LruNode<TKey, TValue>? node = first; node is not null; node = node.Next)
+            {
+                RemovalBatch<TKey, TValue>.Invoke(_onRemoved, node, CacheRemovalReason.Removed, ref errors);
+            }
+
+            RemovalBatch<TKey, TValue>.ThrowIfAny(errors);
+        }
+    }
+
+    internal LruCacheStatistics? GetStatistics()
+    {
+        if (!_trackStatistics)
+        {
+            return null;
+        }
+
+        long hits = Volatile.Read(ref _lockedHits);
+        long misses = Volatile.Read(ref _lockedMisses);
+        foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
+        {
+            if (stripe is not null)
+            {
+                hits += Volatile.Read(ref stripe.Tail) + Volatile.Read(ref stripe.Skipped);
+                misses += Volatile.Read(ref stripe.Misses);
+            }
+        }
+
+        return new LruCacheStatistics(hits, misses, Volatile.Read(ref _evictions), Volatile.Read(ref _expirations));
+    }
+
+    // ---------------------------------------------------------------- under the lock
+
+    private long ExpiryFor(long now) => HasTtl ? now + _ttlTicks : 0;
+
+    private void PrepareWriteLocked(long now, ref RemovalBatch<TKey, TValue> removed)
+    {
+        DrainReadsLocked();
+        if (HasTtl)
+        {
+            RemoveExpiredLocked(now, ref removed);
+        }
+    }
+
+    private void InsertLocked(LruNode<TKey, TValue> node, ref RemovalBatch<TKey, TValue> removed)
+    {
+        if (_count >= _capacity)
+        {
+            LruNode<TKey, TValue> victim = _tail!;
+            bool expired = HasTtl && Now() >= victim.ExpiresAt;
+            RemoveLocked(victim, expired ? CacheRemovalReason.Expired : CacheRemovalReason.Evicted, ref removed);
+        }
+
+        _map[node.Key] = node;
+        LinkLocked(node);
+    }
+
+    /// <summary>Removes at most <see cref="ExpiredPerOperation"/> expired entries, oldest first.</summary>
+    private void RemoveExpiredLocked(long now, ref RemovalBatch<TKey, TValue> removed)
+    {
+        for (int i = 0; i < ExpiredPerOperation; i++)
+        {
+            LruNode<TKey, TValue>? oldest = _expiryHead;
+            if (oldest is null || now < oldest.ExpiresAt)
+            {
+                return;
+            }
+
+            RemoveLocked(oldest, CacheRemovalReason.Expired, ref removed);
+        }
+    }
+
+    private void RemoveLocked(LruNode<TKey, TValue> node, CacheRemovalReason reason, ref RemovalBatch<TKey, TValue> removed)
+    {
+        _map.TryRemove(node.Key, out _);
+        UnlinkLocked(node);
+        NoteRemoval(node, reason, ref removed);
+    }
+
+    private void NoteRemoval(LruNode<TKey, TValue> node, CacheRemovalReason reason, ref RemovalBatch<TKey, TValue> removed)
+    {
+        if (reason == CacheRemovalReason.Evicted)
+        {
+            _evictions++;
+        }
+        else if (reason == CacheRemovalReason.Expired)
+        {
+            _expirations++;
+        }
+
+        if (_onRemoved is not null)
+        {
+            removed.Add(node, reason);
+        }
+    }
+
+    private void LinkLocked(LruNode<TKey, TValue> node)
+    {
+        node.Next = _head;
+        if (_head is null)
+        {
+            _tail = node;
+        }
+        else
+        {
+            _head.Prev = node;
+        }
+
+        Volatile.Write(ref _head, node);
+
+        if (HasTtl)
+        {
+            node.ExpiryPrev = _expiryTail;
+            if (_expiryTail is null)
+            {
+                _expiryHead = node;
+            }
+            else
+            {
+                _expiryTail.ExpiryNext = node;
+            }
+
+            _expiryTail = node;
+        }
+
+        _count++;
+    }
+
+    private void UnlinkLocked(LruNode<TKey, TValue> node)
+    {
+        DetachFromRecency(node);
+        if (HasTtl)
+        {
+            if (node.ExpiryPrev is null)
+            {
+                _expiryHead = node.ExpiryNext;
+            }
+            else
+            {
+                node.ExpiryPrev.ExpiryNext = node.ExpiryNext;
+            }
+
+            if (node.ExpiryNext is null)
+            {
+                _expiryTail = node.ExpiryPrev;
+            }
+            else
+            {
+                node.ExpiryNext.ExpiryPrev = node.ExpiryPrev;
+            }
+
+            node.ExpiryPrev = node.ExpiryNext = null;
+        }
+
+        node.Unlinked = true;
+        _count--;
+    }
+
+    private void DetachFromRecency(LruNode<TKey, TValue> node)
+    {
+        if (node.Prev is null)
+        {
+            Volatile.Write(ref _head, node.Next);
+        }
+        else
+        {
+            node.Prev.Next = node.Next;
+        }
+
+        if (node.Next is null)
+        {
+            _tail = node.Prev;
+        }
+        else
+        {
+            node.Next.Prev = node.Prev;
+        }
+
+        node.Prev = node.Next = null;
+    }
+
+    private void MoveToFrontLocked(LruNode<TKey, TValue> node)
+    {
+        if (ReferenceEquals(node, _head))
+        {
+            return;
+        }
+
+        DetachFromRecency(node);
+        node.Next = _head;
+        _head!.Prev = node;
+        Volatile.Write(ref _head, node);
+    }
+
+    /// <summary>Applies every buffered read, stripe by stripe, each in the order it was recorded.</summary>
+    private void DrainReadsLocked()
+    {
+        foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
+        {
+            if (stripe is null)
+            {
+                continue;
+            }
+
+            long head = stripe.Head;
+            long tail = Volatile.Read(ref stripe.Tail);
+            for (; head < tail; head++)
+            {
+                ref LruNode<TKey, TValue>? slot = ref stripe.Slots[(int)head & ReadStripe<LruNode<TKey, TValue>>.Mask];
+                LruNode<TKey, TValue>? node = Volatile.Read(ref slot);
+                if (node is null)
+                {
+                    // Claimed by a reader that has not written it yet: stop here, apply it next time.
+                    break;
+                }
+
+                slot = null;
+                if (!node.Unlinked)
+                {
+                    MoveToFrontLocked(node);
+                }
+            }
+
+            Volatile.Write(ref stripe.Head, head);
+        }
+    }
+
+    private static void ThrowIfNull(TKey key)
+    {
+        if (key is null)
+        {
+            throw new ArgumentNullException(nameof(key));
+        }
+    }
+
+    private void Report(in RemovalBatch<TKey, TValue> removed)
+    {
+        if (!removed.IsEmpty)
+        {
+            removed.Deliver(_onRemoved!);
+        }
+    }
+}
