@@ -14,9 +14,10 @@ namespace AsyncUtils.Lru;
 /// value that was written for that key.
 /// </para>
 /// <para>
-/// <b>Order.</b> For operations issued from one thread the eviction order is exactly
-/// least-recently-used. Hits are recorded in per-thread buffers and applied, in order, before
-/// every write; hits racing on different threads are applied in buffer order.
+/// <b>Order.</b> Whenever operations do not overlap in time (one thread, or an async flow hopping
+/// between threads) the eviction order is exactly least-recently-used. Hits are recorded in
+/// per-thread buffers, stamped so that cross-thread order survives, and applied before every
+/// write; hits that truly race are applied in an order consistent with each thread's own.
 /// </para>
 /// <para>
 /// <b>No <c>ContainsKey</c>, no enumeration.</b> Checking whether a key is present and then reading
@@ -99,8 +100,11 @@ public sealed class LruCache<TKey, TValue>
     /// <param name="valueFactory">Creates the value for an absent key.</param>
     /// <returns>The value now stored for the key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="valueFactory"/> is <see langword="null"/>.</exception>
-    public TValue GetOrAdd(TKey key, Func<TKey, TValue> valueFactory) =>
-        _core.GetOrAdd(key, static (k, factory) => factory(k), valueFactory);
+    public TValue GetOrAdd(TKey key, Func<TKey, TValue> valueFactory)
+    {
+        ArgumentNullException.ThrowIfNull(valueFactory);
+        return _core.GetOrAdd(key, static (k, factory) => factory(k), valueFactory);
+    }
 
     /// <summary>
     /// Returns the value stored for a key, creating and storing one if it is absent, passing

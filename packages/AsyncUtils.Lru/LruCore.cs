@@ -14,15 +14,16 @@ namespace AsyncUtils.Lru;
 /// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/>, so a read finds its node
 /// without a lock. The recency order is an intrusive doubly linked list owned by one lock. A hit
 /// does not take that lock: it appends the node to its thread's <see cref="ReadStripe{TNode}"/>
-/// (one compare-and-swap), and the buffered reads are applied in order before any write and
-/// whenever a stripe fills. A hit on the entry that is already the most recent records nothing.
+/// (one compare-and-swap), stamped with an epoch from the <see cref="ReadClock"/>, and the
+/// buffered reads are applied in epoch order before any write and whenever a stripe fills. A hit
+/// on the entry that is already the most recent records nothing.
 /// </para>
 /// <para>
 /// Every write (insert, replace, remove, clear) takes the lock, applies the buffered reads first,
 /// then changes the map and the lists together, so <c>Count</c> never exceeds the capacity once a
-/// write has returned, and the entry evicted is exactly the least recently used one for
-/// operations issued from one thread. Reads racing on different threads are applied in buffer
-/// order, each thread's own reads keeping their order.
+/// write has returned, and the entry evicted is exactly the least recently used one whenever
+/// operations do not overlap in time, on one thread or hopping between threads. Reads that truly
+/// race on different threads are applied in an order consistent with each thread's own order.
 /// </para>
 /// <para>
 /// With a time to live, expiry is fixed at write time, so write order is expiry order: a second
@@ -38,6 +39,7 @@ internal sealed class LruCore<TKey, TValue>
 
     private readonly ConcurrentDictionary<TKey, LruNode<TKey, TValue>> _map;
     private readonly ReadStripe<LruNode<TKey, TValue>>?[] _stripes;
+    private readonly ReadClock _clock = new();
     private readonly int _stripeMask;
     private readonly int _capacity;
     private readonly long _ttlTicks;
@@ -128,9 +130,9 @@ internal sealed class LruCore<TKey, TValue>
     private long Now() => _systemTime ? Stopwatch.GetTimestamp() : _timeProvider.GetTimestamp();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ReadStripe<LruNode<TKey, TValue>> CurrentStripe()
+    private ReadStripe<LruNode<TKey, TValue>> CurrentStripe(out int index)
     {
-        int index = Environment.CurrentManagedThreadId & _stripeMask;
+        index = Environment.CurrentManagedThreadId & _stripeMask;
         return _stripes[index] ?? CreateStripe(index);
     }
 
@@ -144,16 +146,15 @@ internal sealed class LruCore<TKey, TValue>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RecordHit(LruNode<TKey, TValue> node)
     {
-        ReadStripe<LruNode<TKey, TValue>> stripe = CurrentStripe();
+        ReadStripe<LruNode<TKey, TValue>> stripe = CurrentStripe(out int index);
         long tail = Volatile.Read(ref stripe.Tail);
         long head = Volatile.Read(ref stripe.Head);
 
-        // Nothing to record when the node is already the most recent: the newest read buffered on
-        // this thread's stripe, or, when the stripe is empty, the head of the list.
-        LruNode<TKey, TValue>? newest = tail == head
-            ? Volatile.Read(ref _head)
-            : Volatile.Read(ref stripe.Slots[(int)(tail - 1) & ReadStripe<LruNode<TKey, TValue>>.Mask]);
-        if (ReferenceEquals(newest, node))
+        // Nothing to record when the node is already the most recent: no other stripe has recorded
+        // since this one did, and the node is this stripe's newest pending read or, when nothing is
+        // pending, the head of the list.
+        if (Volatile.Read(ref _clock.LastStripe) == index
+            && ReferenceEquals(stripe.NewestPending(head, tail) ?? Volatile.Read(ref _head), node))
         {
             if (_trackStatistics)
             {
@@ -163,23 +164,20 @@ internal sealed class LruCore<TKey, TValue>
             return;
         }
 
-        if (tail - head < ReadStripe<LruNode<TKey, TValue>>.Size
-            && Interlocked.CompareExchange(ref stripe.Tail, tail + 1, tail) == tail)
+        if (!stripe.TryAppend(head, tail, node, _clock.EpochFor(index)))
         {
-            Volatile.Write(ref stripe.Slots[(int)tail & ReadStripe<LruNode<TKey, TValue>>.Mask], node);
-            return;
+            RecordHitSlow(stripe, index, node);
         }
-
-        RecordHitSlow(stripe, node);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RecordHitSlow(ReadStripe<LruNode<TKey, TValue>> stripe, LruNode<TKey, TValue> node)
+    private void RecordHitSlow(ReadStripe<LruNode<TKey, TValue>> stripe, int index, LruNode<TKey, TValue> node)
     {
         while (true)
         {
             long tail = Volatile.Read(ref stripe.Tail);
-            if (tail - Volatile.Read(ref stripe.Head) >= ReadStripe<LruNode<TKey, TValue>>.Size)
+            long head = Volatile.Read(ref stripe.Head);
+            if (tail - head >= ReadStripe<LruNode<TKey, TValue>>.Size)
             {
                 // The stripe is full: apply every buffered read, then record this one.
                 lock (_sync)
@@ -190,15 +188,14 @@ internal sealed class LruCore<TKey, TValue>
                 continue;
             }
 
-            if (Interlocked.CompareExchange(ref stripe.Tail, tail + 1, tail) == tail)
+            if (stripe.TryAppend(head, tail, node, _clock.EpochFor(index)))
             {
-                Volatile.Write(ref stripe.Slots[(int)tail & ReadStripe<LruNode<TKey, TValue>>.Mask], node);
                 return;
             }
         }
     }
 
-    private void CountMiss() => Interlocked.Increment(ref CurrentStripe().Misses);
+    private void CountMiss() => Interlocked.Increment(ref CurrentStripe(out _).Misses);
 
     private void RemoveExpiredOnRead(LruNode<TKey, TValue> node)
     {
@@ -564,37 +561,105 @@ internal sealed class LruCore<TKey, TValue>
         Volatile.Write(ref _head, node);
     }
 
-    /// <summary>Applies every buffered read, stripe by stripe, each in the order it was recorded.</summary>
+    /// <summary>
+    /// Applies every buffered read in epoch order (a stripe's own reads in the order recorded).
+    /// A slot claimed but not yet written stops its stripe until the next drain.
+    /// </summary>
     private void DrainReadsLocked()
     {
+        ReadStripe<LruNode<TKey, TValue>>? only = null;
+        int pendingStripes = 0;
         foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
         {
-            if (stripe is null)
+            if (stripe is not null && stripe.Head != Volatile.Read(ref stripe.Tail))
             {
-                continue;
+                only = stripe;
+                pendingStripes++;
             }
-
-            long head = stripe.Head;
-            long tail = Volatile.Read(ref stripe.Tail);
-            for (; head < tail; head++)
-            {
-                ref LruNode<TKey, TValue>? slot = ref stripe.Slots[(int)head & ReadStripe<LruNode<TKey, TValue>>.Mask];
-                LruNode<TKey, TValue>? node = Volatile.Read(ref slot);
-                if (node is null)
-                {
-                    // Claimed by a reader that has not written it yet: stop here, apply it next time.
-                    break;
-                }
-
-                slot = null;
-                if (!node.Unlinked)
-                {
-                    MoveToFrontLocked(node);
-                }
-            }
-
-            Volatile.Write(ref stripe.Head, head);
         }
+
+        if (pendingStripes == 1)
+        {
+            // The common case: one thread has been reading.
+            while (TryApplyNext(only!))
+            {
+            }
+
+            return;
+        }
+
+        while (pendingStripes > 1)
+        {
+            // Merge: apply the oldest pending read among the stripes, until at most one stripe is left.
+            ReadStripe<LruNode<TKey, TValue>>? oldest = null;
+            long oldestEpoch = long.MaxValue;
+            pendingStripes = 0;
+            foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
+            {
+                if (stripe is null || stripe.Head == Volatile.Read(ref stripe.Tail))
+                {
+                    continue;
+                }
+
+                ref ReadStripe<LruNode<TKey, TValue>>.ReadRecord record = ref stripe.Records[(int)stripe.Head & ReadStripe<LruNode<TKey, TValue>>.Mask];
+                if (Volatile.Read(ref record.Node) is null)
+                {
+                    continue; // claimed, not yet written
+                }
+
+                pendingStripes++;
+                only = stripe;
+                if (record.Epoch < oldestEpoch)
+                {
+                    oldestEpoch = record.Epoch;
+                    oldest = stripe;
+                }
+            }
+
+            if (oldest is null)
+            {
+                return;
+            }
+
+            if (pendingStripes == 1)
+            {
+                break;
+            }
+
+            TryApplyNext(oldest);
+        }
+
+        if (only is not null)
+        {
+            while (TryApplyNext(only))
+            {
+            }
+        }
+    }
+
+    private bool TryApplyNext(ReadStripe<LruNode<TKey, TValue>> stripe)
+    {
+        long head = stripe.Head;
+        if (head == Volatile.Read(ref stripe.Tail))
+        {
+            return false;
+        }
+
+        ref ReadStripe<LruNode<TKey, TValue>>.ReadRecord record = ref stripe.Records[(int)head & ReadStripe<LruNode<TKey, TValue>>.Mask];
+        LruNode<TKey, TValue>? node = Volatile.Read(ref record.Node);
+        if (node is null)
+        {
+            return false; // claimed by a reader that has not written it yet
+        }
+
+        record.Node = null;
+        Volatile.Write(ref stripe.Head, head + 1);
+        if (!node.Unlinked)
+        {
+            MoveToFrontLocked(node);
+        }
+
+        return true;
     }
 
     private static void ThrowIfNull(TKey key)

@@ -23,8 +23,8 @@ namespace AsyncUtils.Lru;
 /// value that was written for that key and has not expired.
 /// </para>
 /// <para>
-/// <b>Order.</b> For operations issued from one thread the eviction order is exactly
-/// least-recently-used; an expired least-recent entry is reported as
+/// <b>Order.</b> Whenever operations do not overlap in time (one thread, or an async flow hopping
+/// between threads) the eviction order is exactly least-recently-used; an expired least-recent entry is reported as
 /// <see cref="CacheRemovalReason.Expired"/>, not <see cref="CacheRemovalReason.Evicted"/>.
 /// </para>
 /// <para>
@@ -130,8 +130,11 @@ public sealed class TtlLruCache<TKey, TValue>
     /// <param name="valueFactory">Creates the value for an absent key.</param>
     /// <returns>The value now stored for the key.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="valueFactory"/> is <see langword="null"/>.</exception>
-    public TValue GetOrAdd(TKey key, Func<TKey, TValue> valueFactory) =>
-        _core.GetOrAdd(key, static (k, factory) => factory(k), valueFactory);
+    public TValue GetOrAdd(TKey key, Func<TKey, TValue> valueFactory)
+    {
+        ArgumentNullException.ThrowIfNull(valueFactory);
+        return _core.GetOrAdd(key, static (k, factory) => factory(k), valueFactory);
+    }
 
     /// <summary>
     /// Returns the value stored for a key, creating and storing one if it is absent, passing
