@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AsyncUtils.Lru;
 using Microsoft.Extensions.Time.Testing;
 
@@ -5,6 +6,9 @@ namespace AsyncUtils.Samples.Tour;
 
 internal static class LruTour
 {
+    [ModuleInitializer]
+    internal static void Register() => TourSections.Add(10, "AsyncUtils.Lru", RunAsync);
+
     public static Task RunAsync()
     {
         var cache = new LruCache<string, string>(capacity: 2, new LruCacheOptions<string, string>

@@ -8,13 +8,9 @@ internal static class Program
 {
     private static async Task<int> Main()
     {
-        (string Package, Func<Task> Run)[] sections =
-        [
-            ("AsyncUtils.Lru", LruTour.RunAsync),
-        ];
-
+        IReadOnlyList<(int Order, string Package, Func<Task> Run)> sections = TourSections.All;
         Console.WriteLine("AsyncUtils tour: one section per package.");
-        foreach ((string package, Func<Task> run) in sections)
+        foreach ((_, string package, Func<Task> run) in sections)
         {
             Console.WriteLine();
             Console.WriteLine($"== {package} ==");
@@ -22,7 +18,7 @@ internal static class Program
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Tour complete: {sections.Length} package(s) shown.");
+        Console.WriteLine($"Tour complete: {sections.Count} package(s) shown.");
         return 0;
     }
 }
