@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+
+namespace AsyncUtils.Packaging.Tests;
+
+/// <summary>
+/// Packs every package under packages/ into a temporary folder, checks what each .nupkg and
+/// .snupkg holds, then builds and runs consumer apps against the packed packages: one that
+/// references a single package (pick and choose) and one that references AsyncUtils.All.
+/// </summary>
+[NonParallelizable]
+public sealed class PackagingTests
+{
+    private const string All = "AsyncUtils.All";
+    private const string RepositoryUrl = "https://github.com/asyncutils/AsyncUtils";
+    private static readonly Guid SourceLinkGuid = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
+    private static readonly string[] Frameworks = ["net8.0", "net10.0"];
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
+
+    private static readonly string RepoRoot = FindRepoRoot();
+
+    private string _workDir = "";
+    private string _packagesDir = "";
+    private Dictionary<string, PackedPackage> _packages = [];
+
+    /// <summary>Every package folder under packages/ but the metapackage.</summary>
+    public static IEnumerable<string> Members =>
+        Directory.GetDirectories(Path.Combine(RepoRoot, "packages"))
+            .Select(Path.GetFileName)
+            .Where(name => name != All && File.Exists(Path.Combine(RepoRoot, "packages", name!, name + ".csproj")))
+            .Order()!;
+
+    [OneTimeSetUp]
+    public void PackEveryPackage()
+    {
+        _workDir = Directory.CreateTempSubdirectory("asyncutils-packaging-").FullName;
+        _packagesDir = Path.Combine(_workDir, "packages");
+
+        // A solution of just the package projects, packed in an isolated artifacts folder so the
+        // build does not touch the repository's own bin/obj folders.
+        string solution = Path.Combine(_workDir, "packages.slnx");
+        File.WriteAllText(solution, new XmlSolution(
+            Members.Append(All).Select(name => Path.Combine(RepoRoot, "packages", name, name + ".csproj"))).ToString());
+
+        DotnetCli.RunOrFail(
+            $"pack \"{solution}\" -c Release -o \"{_packagesDir}\" --artifacts-path \"{Path.Combine(_workDir, "artifacts")}\" -p:ContinuousIntegrationBuild=true",
+            _workDir,
+            BuildTimeout);
+
+        _packages = Directory.GetFiles(_packagesDir, "*.nupkg")
+            .Select(PackedPackage.Open)
+            .ToDictionary(p => p.Id);
+    }
+
+    [OneTimeTearDown]
+    public void DeleteWorkFolder()
+    {
+        try
+        {
+            Directory.Delete(_workDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temporary folder is not a test failure.
+        }
+    }
+
+    [Test]
+    public void Every_member_and_the_metapackage_are_packed_once_and_every_member_has_a_symbol_package()
+    {
+        string[] expected = [.. Members.Append(All).Order()];
+        Assert.That(_packages.Keys.Order(), Is.EqualTo(expected));
+        Assert.That(Directory.GetFiles(_packagesDir, "*.nupkg"), Has.Length.EqualTo(expected.Length));
+        Assert.That(
+            Directory.GetFiles(_packagesDir, "*.snupkg").Select(f => Path.GetFileName(f)).Order(),
+            Is.EqualTo(Members.Select(m => $"{m}.{_packages[m].Version}.snupkg").Order()));
+    }
+
+    [TestCaseSource(nameof(Members))]
+    public void A_member_package_carries_readme_licence_xml_docs_for_both_frameworks_and_repository_metadata(string id)
+    {
+        PackedPackage package = _packages[id];
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(package.Entries, Does.Contain("README.md"));
+            Assert.That(package.Entries, Does.Contain("LICENSE"));
+            Assert.That(package.Meta("readme"), Is.EqualTo("README.md"));
+            Assert.That(package.Meta("license"), Is.EqualTo("Apache-2.0"));
+            Assert.That(package.MetaElement("license")?.Attribute("type")?.Value, Is.EqualTo("expression"));
+            Assert.That(package.Meta("description"), Is.Not.Empty);
+            Assert.That(package.Meta("authors"), Is.Not.Empty);
+            Assert.That(package.Meta("tags"), Does.Contain("asyncutils"));
+
+            XElement? repository = package.MetaElement("repository");
+            Assert.That(repository?.Attribute("type")?.Value, Is.EqualTo("git"));
+            Assert.That(repository?.Attribute("url")?.Value, Is.EqualTo(RepositoryUrl));
+            Assert.That(repository?.Attribute("commit")?.Value, Does.Match("^[0-9a-f]{40}$"));
+
+            foreach (string tfm in Frameworks)
+            {
+                Assert.That(package.Entries, Does.Contain($"lib/{tfm}/{id}.dll"));
+                Assert.That(package.Entries, Does.Contain($"lib/{tfm}/{id}.xml"));
+            }
+
+            Assert.That(package.Entries.Where(e => e.StartsWith("lib/", StringComparison.Ordinal)), Has.Exactly(4).Items);
+        }
+    }
+
+    [TestCaseSource(nameof(Members))]
+    public void A_member_symbol_package_holds_portable_pdbs_with_source_link_to_the_repository(string id)
+    {
+        using ZipArchive symbols = ZipFile.OpenRead(_packages[id].SymbolsPath);
+        foreach (string tfm in Frameworks)
+        {
+            ZipArchiveEntry? pdb = symbols.GetEntry($"lib/{tfm}/{id}.pdb");
+            Assert.That(pdb, Is.Not.Null, $"lib/{tfm}/{id}.pdb");
+
+            using var buffer = new MemoryStream();
+            using (Stream stream = pdb!.Open())
+            {
+                stream.CopyTo(buffer);
+            }
+
+            buffer.Position = 0;
+            using MetadataReaderProvider provider = MetadataReaderProvider.FromPortablePdbStream(buffer);
+            MetadataReader reader = provider.GetMetadataReader();
+            string? sourceLink = reader.CustomDebugInformation
+                .Select(reader.GetCustomDebugInformation)
+                .Where(info => reader.GetGuid(info.Kind) == SourceLinkGuid)
+                .Select(info => Encoding.UTF8.GetString(reader.GetBlobBytes(info.Value)))
+                .SingleOrDefault();
+            Assert.That(sourceLink, Is.Not.Null, $"{tfm}: no Source Link in the PDB");
+
+            using JsonDocument json = JsonDocument.Parse(sourceLink!);
+            string target = json.RootElement.GetProperty("documents").EnumerateObject().Single().Value.GetString()!;
+            Assert.That(target, Does.StartWith("https://raw.githubusercontent.com/asyncutils/AsyncUtils/"));
+        }
+    }
+
+    [Test]
+    public void Each_package_depends_on_exactly_what_it_needs_as_approved()
+    {
+        // Members' dependencies (AsyncUtils.All is checked below) against an approved text file.
+        var received = new StringBuilder();
+        foreach (string id in Members)
+        {
+            IReadOnlyDictionary<string, List<string>> groups = _packages[id].Dependencies;
+            Assert.That(groups.Keys.Order(), Is.EqualTo(Frameworks.Order()).Or.Empty, $"{id} has dependency groups for other frameworks");
+            var perFramework = Frameworks.Select(f => groups.TryGetValue(f, out List<string>? deps) ? deps : []).ToList();
+            Assert.That(perFramework[1], Is.EqualTo(perFramework[0]), $"{id} depends on different packages per framework");
+            received.AppendLine(CultureInfo.InvariantCulture, $"{id}: {(perFramework[0].Count == 0 ? "(none)" : string.Join(", ", perFramework[0].Select(Unversioned)))}");
+        }
+
+        string approvedPath = Path.Combine(RepoRoot, "tests", "AsyncUtils.Packaging.Tests", "approved", "dependencies.approved.txt");
+        string approved = File.ReadAllText(approvedPath).ReplaceLineEndings("\n");
+        string actual = received.ToString().ReplaceLineEndings("\n");
+        if (actual != approved)
+        {
+            File.WriteAllText(Path.ChangeExtension(approvedPath, null).Replace(".approved", ".received", StringComparison.Ordinal) + ".txt", actual);
+        }
+
+        Assert.That(actual, Is.EqualTo(approved), "dependencies changed: review dependencies.received.txt and, if intended, make it the approved file");
+
+        // A package that depends on a sibling depends on it at the sibling's current version.
+        foreach (string id in Members)
+        {
+            foreach (string dependency in _packages[id].Dependencies.Values.SelectMany(d => d))
+            {
+                string[] parts = dependency.Split(' ');
+                if (_packages.TryGetValue(parts[0], out PackedPackage? sibling))
+                {
+                    Assert.That(parts[1], Is.EqualTo(sibling.Version), $"{id} -> {parts[0]}");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void AsyncUtils_All_holds_no_assembly_and_depends_on_every_member_at_its_version()
+    {
+        PackedPackage all = _packages[All];
+        string[] expected = [.. Members.Select(m => $"{m} {_packages[m].Version}").Order()];
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(all.Entries.Where(e => e.EndsWith(".dll", StringComparison.Ordinal)), Is.Empty);
+            Assert.That(all.Entries, Does.Contain("README.md"));
+            Assert.That(all.Dependencies.Keys.Order(), Is.EqualTo(Frameworks.Order()));
+            foreach (string tfm in Frameworks)
+            {
+                Assert.That(all.Dependencies[tfm], Is.EqualTo(expected), tfm);
+            }
+        }
+    }
+
+    [Test]
+    public void A_console_app_referencing_only_AsyncUtils_Lru_restores_just_that_package_and_runs()
+    {
+        string app = CopySampleAndPointAtPackedPackages("AsyncUtils.Samples.PickAndChoose");
+        string output = DotnetCli.RunOrFail("run -c Release", app, BuildTimeout);
+
+        Assert.That(output, Does.Contain("Lru: a=1 b=-1 c=3"));
+        Assert.That(output, Does.Contain("Loaded: AsyncUtils.Lru"));
+
+        string assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
+        using JsonDocument json = JsonDocument.Parse(assets);
+        string[] libraries = [.. json.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name.Split('/')[0])];
+        Assert.That(libraries, Is.EqualTo(new[] { "AsyncUtils.Lru" }), "a single package brings nothing else");
+    }
+
+    [Test]
+    public void A_console_app_referencing_only_AsyncUtils_All_restores_every_member_and_runs()
+    {
+        string app = CopySampleAndPointAtPackedPackages("AsyncUtils.Samples.Metapackage");
+        string output = DotnetCli.RunOrFail("run -c Release", app, BuildTimeout);
+
+        Assert.That(output, Does.Contain("All: hello from AsyncUtils.All"));
+
+        string assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
+        using JsonDocument json = JsonDocument.Parse(assets);
+        string[] libraries = [.. json.RootElement.GetProperty("libraries").EnumerateObject()
+            .Select(l => l.Name.Split('/')[0])
+            .Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal))
+            .Order()];
+        Assert.That(libraries, Is.EqualTo(Members.Append(All).Order()));
+    }
+
+    /// <summary>A sibling's version is checked against the sibling itself, so the approved file names it without one.</summary>
+    private string Unversioned(string dependency)
+    {
+        string id = dependency.Split(' ')[0];
+        return _packages.ContainsKey(id) ? id : dependency;
+    }
+
+    /// <summary>
+    /// Copies a sample (sources and csproj only) next to the packed packages, with a
+    /// Directory.Build.props that switches it to package references at the packed versions and a
+    /// nuget.config that adds the packed folder and an isolated global packages folder.
+    /// </summary>
+    private string CopySampleAndPointAtPackedPackages(string sample)
+    {
+        string source = Path.Combine(RepoRoot, "samples", sample);
+        string app = Path.Combine(_workDir, "apps", sample);
+        Directory.CreateDirectory(app);
+        foreach (string file in Directory.GetFiles(source).Where(f => f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".csproj", StringComparison.Ordinal)))
+        {
+            File.Copy(file, Path.Combine(app, Path.GetFileName(file)));
+        }
+
+        string versions = string.Concat(_packages.Values.Select(p =>
+            $"    <{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>{p.Version}</{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>\n"));
+        File.WriteAllText(Path.Combine(app, "Directory.Build.props"), $"""
+            <Project>
+              <PropertyGroup>
+                <UsePackedPackages>true</UsePackedPackages>
+            {versions}  </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Directory.Packages.props"), "<Project />");
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config>
+                <add key="globalPackagesFolder" value="{Path.Combine(_workDir, "nuget-cache")}" />
+              </config>
+              <packageSources>
+                <add key="packed" value="{_packagesDir}" />
+              </packageSources>
+            </configuration>
+            """);
+        return app;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AsyncUtils.Packages.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No AsyncUtils.Packages.sln above {AppContext.BaseDirectory}.");
+    }
+
+    /// <summary>The .slnx text for a set of project paths.</summary>
+    private sealed class XmlSolution(IEnumerable<string> projects)
+    {
+        public override string ToString() =>
+            "<Solution>\n" + string.Concat(projects.Select(p => $"  <Project Path=\"{p}\" />\n")) + "</Solution>\n";
+    }
+}
