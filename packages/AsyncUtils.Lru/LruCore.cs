@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -14,7 +13,7 @@ namespace AsyncUtils.Lru;
 /// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/>, so a read finds its node
 /// without a lock. The recency order is an intrusive doubly linked list owned by one lock. A hit
 /// does not take that lock: it appends the node to its thread's <see cref="ReadStripe{TNode}"/>
-/// (one compare-and-swap), stamped with an epoch from the <see cref="ReadClock"/>, and the
+/// (plain stores, no atomic instruction), stamped with an epoch from the <see cref="ReadClock"/>, and the
 /// buffered reads are applied in epoch order before any write and whenever a stripe fills. A hit
 /// on the entry that is already the most recent records nothing.
 /// </para>
@@ -40,6 +39,7 @@ internal sealed class LruCore<TKey, TValue>
     private readonly ConcurrentDictionary<TKey, LruNode<TKey, TValue>> _map;
     private readonly ReadStripe<LruNode<TKey, TValue>>?[] _stripes;
     private readonly ReadClock _clock = new();
+    private readonly ReadStripe<LruNode<TKey, TValue>>[] _pendingScratch; // owned by _sync
     private readonly int _stripeMask;
     private readonly int _capacity;
     private readonly long _ttlTicks;
@@ -72,7 +72,11 @@ internal sealed class LruCore<TKey, TValue>
         _capacity = capacity;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _systemTime = ReferenceEquals(_timeProvider, TimeProvider.System);
-        _ttlTicks = timeToLive == TimeSpan.Zero ? 0 : ToTimestampTicks(timeToLive, _timeProvider.TimestampFrequency);
+        // On the system clock expiry is counted in Environment.TickCount64 milliseconds: a few
+        // nanoseconds per read instead of a high-resolution clock call, at the price of the OS
+        // tick's resolution. Any other provider's timestamps are used exactly.
+        _ttlTicks = timeToLive == TimeSpan.Zero ? 0
+            : ToTimestampTicks(timeToLive, _systemTime ? 1000 : _timeProvider.TimestampFrequency);
         _onRemoved = options?.OnRemoved;
         _trackStatistics = options?.TrackStatistics ?? false;
 
@@ -82,6 +86,7 @@ internal sealed class LruCore<TKey, TValue>
         int stripes = (int)Math.Min(64, BitOperations.RoundUpToPowerOf2((uint)concurrency * 4));
         _stripes = new ReadStripe<LruNode<TKey, TValue>>?[stripes];
         _stripeMask = stripes - 1;
+        _pendingScratch = new ReadStripe<LruNode<TKey, TValue>>[stripes];
     }
 
     internal int Capacity => _capacity;
@@ -94,10 +99,11 @@ internal sealed class LruCore<TKey, TValue>
 
     internal static long ToTimestampTicks(TimeSpan value, long frequency)
     {
-        // Exact for the usual frequencies (10^7 for FakeTimeProvider, 10^9 for Stopwatch on Linux).
+        // Exact for frequencies that divide or are divided by 10^7 (FakeTimeProvider: 10^7,
+        // Stopwatch on Linux: 10^9, milliseconds: 10^3); rounded up otherwise, never to zero.
         double ticks = frequency % TimeSpan.TicksPerSecond == 0
             ? (double)value.Ticks * (frequency / TimeSpan.TicksPerSecond)
-            : value.Ticks * ((double)frequency / TimeSpan.TicksPerSecond);
+            : Math.Ceiling(value.Ticks * ((double)frequency / TimeSpan.TicksPerSecond));
         return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)ticks);
     }
 
@@ -127,7 +133,7 @@ internal sealed class LruCore<TKey, TValue>
         return false;
     }
 
-    private long Now() => _systemTime ? Stopwatch.GetTimestamp() : _timeProvider.GetTimestamp();
+    private long Now() => _systemTime ? Environment.TickCount64 : _timeProvider.GetTimestamp();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ReadStripe<LruNode<TKey, TValue>> CurrentStripe(out int index)
@@ -563,78 +569,58 @@ internal sealed class LruCore<TKey, TValue>
 
     /// <summary>
     /// Applies every buffered read in epoch order (a stripe's own reads in the order recorded).
-    /// A slot claimed but not yet written stops its stripe until the next drain.
+    /// An unpublished or torn slot stops its stripe until the next drain.
     /// </summary>
     private void DrainReadsLocked()
     {
-        ReadStripe<LruNode<TKey, TValue>>? only = null;
-        int pendingStripes = 0;
+        ReadStripe<LruNode<TKey, TValue>>[] pending = _pendingScratch;
+        int count = 0;
         foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
         {
             if (stripe is not null && stripe.Head != Volatile.Read(ref stripe.Tail))
             {
-                only = stripe;
-                pendingStripes++;
+                pending[count++] = stripe;
             }
         }
 
-        if (pendingStripes == 1)
+        // Merge: while reads from several stripes wait, apply the one with the oldest epoch.
+        while (count > 1)
         {
-            // The common case: one thread has been reading.
-            while (TryApplyNext(only!))
-            {
-            }
-
-            return;
-        }
-
-        while (pendingStripes > 1)
-        {
-            // Merge: apply the oldest pending read among the stripes, until at most one stripe is left.
-            ReadStripe<LruNode<TKey, TValue>>? oldest = null;
+            int oldest = -1;
             long oldestEpoch = long.MaxValue;
-            pendingStripes = 0;
-            foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
+            for (int i = 0; i < count; i++)
             {
-                if (stripe is null || stripe.Head == Volatile.Read(ref stripe.Tail))
+                ReadStripe<LruNode<TKey, TValue>> stripe = pending[i];
+                long epoch = stripe.HeadEpoch();
+                if (epoch < 0)
                 {
+                    // Drained or stopped at an unpublished slot: out of the merge.
+                    pending[i--] = pending[--count];
                     continue;
                 }
 
-                ref ReadStripe<LruNode<TKey, TValue>>.ReadRecord record = ref stripe.Records[(int)stripe.Head & ReadStripe<LruNode<TKey, TValue>>.Mask];
-                if (Volatile.Read(ref record.Node) is null)
+                if (epoch < oldestEpoch)
                 {
-                    continue; // claimed, not yet written
-                }
-
-                pendingStripes++;
-                only = stripe;
-                if (record.Epoch < oldestEpoch)
-                {
-                    oldestEpoch = record.Epoch;
-                    oldest = stripe;
+                    oldestEpoch = epoch;
+                    oldest = i;
                 }
             }
 
-            if (oldest is null)
+            if (oldest >= 0)
             {
-                return;
+                TryApplyNext(pending[oldest]);
             }
-
-            if (pendingStripes == 1)
-            {
-                break;
-            }
-
-            TryApplyNext(oldest);
         }
 
-        if (only is not null)
+        if (count == 1)
         {
-            while (TryApplyNext(only))
+            // The common case, and the tail of a merge: one stripe left, applied in order.
+            while (TryApplyNext(pending[0]))
             {
             }
         }
+
+        Array.Clear(pending, 0, pending.Length);
     }
 
     private bool TryApplyNext(ReadStripe<LruNode<TKey, TValue>> stripe)

@@ -15,7 +15,7 @@ namespace AsyncUtils.Benchmarks;
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
-public class LruBenchmarks
+public class LruBenchmarks : IDisposable
 {
     private const int Capacity = 1000;
     private const int Ops = 1000;
@@ -58,7 +58,11 @@ public class LruBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _memoryCache.Dispose();
+    public void Dispose()
+    {
+        _memoryCache.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     // ------------------------------------------------------------------ hit
 

@@ -170,4 +170,22 @@ public sealed class TtlLruCacheTests
         _time.Advance(TimeSpan.FromDays(365 * 100));
         Assert.That(cache[1], Is.EqualTo(1));
     }
+
+    [Test]
+    public void On_the_system_clock_an_entry_expires_within_one_os_tick_of_its_time_to_live()
+    {
+        // Real time is the point of this test; it spins (no sleep) for about 20 ms, bounded at 10 s.
+        var ttl = TimeSpan.FromMilliseconds(20);
+        var cache = new TtlLruCache<int, int>(4, ttl);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        cache[1] = 1;
+        while (cache.TryGetValue(1, out _))
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "the entry never expired");
+            Thread.Yield();
+        }
+
+        // The OS tick is at most about 16 ms, so the entry lived at least the TTL less one tick.
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(ttl - TimeSpan.FromMilliseconds(17)));
+    }
 }
