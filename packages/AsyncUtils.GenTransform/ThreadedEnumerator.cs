@@ -1,0 +1,457 @@
+using System.Threading.Tasks.Sources;
+
+namespace AsyncUtils.GenTransform;
+
+/// <summary>
+/// One enumeration: the consumer side (<see cref="IAsyncEnumerator{T}"/>) and the source thread,
+/// meeting under one monitor. The source thread produces only while <see cref="_demand"/> is
+/// positive, so laziness and the prefetch bound are one rule:
+/// <c>produced &lt;= consumer requests + prefetch</c>.
+/// </summary>
+/// <remarks>
+/// The consumer's pending <c>MoveNextAsync</c> is a reusable <see cref="ManualResetValueTaskSourceCore{TResult}"/>
+/// that runs continuations asynchronously, and it is always completed after the monitor is
+/// released, so no consumer code runs on the source thread or inside the lock.
+/// </remarks>
+internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource<bool>
+{
+    private readonly object _gate = new();
+    private readonly Func<ThreadedSourceContext, object, IEnumerable<T>> _factory;
+    private readonly object _factoryState;
+    private readonly bool _flowExecutionContext;
+    private readonly int _wakeThreshold;
+    private readonly CancellationToken _consumerToken;
+    private readonly CancellationTokenSource _sourceCancellation = new();
+    private readonly ThreadedSourceContext _context;
+    private readonly CancellationTokenRegistration _consumerRegistration;
+    private ManualResetValueTaskSourceCore<bool> _pending = new() { RunContinuationsAsynchronously = true };
+
+    // Guarded by _gate.
+    private Queue<T>? _buffer;
+    private int _demand;
+    private bool _started;
+    private bool _producerSleeping;
+    private bool _stopRequested;
+    private bool _sourceEnded;
+    private Exception? _sourceError;
+    private bool _producerExited;
+    private Exception? _cleanupError;
+    private bool _consumerWaiting;
+    private bool _consumerCancelled;
+    private bool _consumerLeft;
+    private bool _sourceCancelled;
+    private bool _disposed;
+    private TaskCompletionSource? _cleanupDone;
+
+    private T _current = default!;
+
+    internal ThreadedEnumerator(
+        Func<ThreadedSourceContext, object, IEnumerable<T>> factory,
+        object factoryState,
+        int prefetch,
+        bool flowExecutionContext,
+        CancellationToken cancellationToken)
+    {
+        _factory = factory;
+        _factoryState = factoryState;
+        _flowExecutionContext = flowExecutionContext;
+        _demand = prefetch;
+
+        // A sleeping source is woken once half its prefetch window is free (or at once when lazy),
+        // so a fast consumer costs one wake-up per many items instead of one per item. A waiting
+        // consumer always implies demand above the threshold.
+        _wakeThreshold = Math.Max(1, (prefetch + 1) / 2);
+        _consumerToken = cancellationToken;
+        _context = new ThreadedSourceContext(_sourceCancellation.Token);
+        if (cancellationToken.CanBeCanceled)
+        {
+            _consumerRegistration = cancellationToken.UnsafeRegister(
+                static state => ((ThreadedEnumerator<T>)state!).OnConsumerCancelled(), this);
+        }
+    }
+
+    public T Current => _current;
+
+    internal void SetConsumerException(Exception exception) => _context.SetConsumerException(exception);
+
+    public ValueTask<bool> MoveNextAsync()
+    {
+        bool startThread = false;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_consumerWaiting)
+            {
+                throw new InvalidOperationException("MoveNextAsync was called while a previous call had not completed; an enumerator serves one consumer at a time.");
+            }
+
+            if (_consumerCancelled)
+            {
+                return ValueTask.FromCanceled<bool>(_consumerToken);
+            }
+
+            if (_buffer is { Count: > 0 })
+            {
+                _current = _buffer.Dequeue();
+                _demand++;
+                WakeProducerIfDueLocked();
+                return new ValueTask<bool>(true);
+            }
+
+            if (_sourceEnded)
+            {
+                _current = default!;
+                return _sourceError is null ? new ValueTask<bool>(false) : ValueTask.FromException<bool>(_sourceError);
+            }
+
+            _demand++;
+            _consumerWaiting = true;
+            _pending.Reset();
+            if (!_started)
+            {
+                _started = true;
+                startThread = true;
+            }
+            else
+            {
+                WakeProducerIfDueLocked();
+            }
+        }
+
+        if (startThread)
+        {
+            StartSourceThread();
+        }
+
+        return new ValueTask<bool>(this, _pending.Version);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        bool failPending = false;
+        bool cancelSource;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return default;
+            }
+
+            _disposed = true;
+            _consumerLeft = true;
+            if (_consumerWaiting)
+            {
+                _consumerWaiting = false;
+                failPending = true;
+            }
+
+            if (!_started)
+            {
+                // The source was never asked for anything: there is nothing to stop or clean up.
+                _stopRequested = true;
+            }
+
+            cancelSource = _started && !_producerExited && !_sourceCancelled;
+            _sourceCancelled |= cancelSource;
+        }
+
+        _consumerRegistration.Dispose();
+        if (failPending)
+        {
+            _pending.SetException(new ObjectDisposedException(GetType().FullName, "The enumerator was disposed while MoveNextAsync was pending."));
+        }
+
+        // The token is cancelled before the source thread is released to clean up, so that its
+        // finally blocks see it cancelled (and, with ForEachAsync, see ConsumerException set).
+        Exception? callbackError = null;
+        if (cancelSource)
+        {
+            try
+            {
+                _sourceCancellation.Cancel();
+            }
+            catch (AggregateException ex)
+            {
+                // A callback the source registered on its token threw; the source still has to
+                // be cleaned up before this is reported.
+                callbackError = ex;
+            }
+        }
+
+        Task? cleanup = null;
+        Exception? cleanupError = null;
+        lock (_gate)
+        {
+            if (_producerExited || !_started)
+            {
+                cleanupError = _cleanupError;
+            }
+            else
+            {
+                _stopRequested = true;
+                WakeProducerLocked();
+                _cleanupDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                cleanup = _cleanupDone.Task;
+            }
+        }
+
+        if (cleanup is not null)
+        {
+            return AwaitCleanupAsync(cleanup, callbackError);
+        }
+
+        Exception? error = callbackError ?? cleanupError;
+        return error is null ? default : ValueTask.FromException(error);
+    }
+
+    private static async ValueTask AwaitCleanupAsync(Task cleanup, Exception? callbackError)
+    {
+        await cleanup.ConfigureAwait(false);
+        if (callbackError is not null)
+        {
+            throw callbackError;
+        }
+    }
+
+    private void OnConsumerCancelled()
+    {
+        bool cancelSource;
+        bool failPending = false;
+        lock (_gate)
+        {
+            if (_disposed || _consumerCancelled)
+            {
+                return;
+            }
+
+            _consumerCancelled = true;
+            _consumerLeft = true;
+            if (_consumerWaiting)
+            {
+                _consumerWaiting = false;
+                failPending = true;
+            }
+
+            if (!_started)
+            {
+                _stopRequested = true;
+            }
+
+            cancelSource = _started && !_producerExited && !_sourceCancelled;
+            _sourceCancelled |= cancelSource;
+        }
+
+        if (failPending)
+        {
+            _pending.SetException(new OperationCanceledException(_consumerToken));
+        }
+
+        try
+        {
+            // Runs the source's token callbacks on this thread, as a linked token would; a
+            // callback that throws surfaces to whoever cancelled the consumer's token.
+            if (cancelSource)
+            {
+                _sourceCancellation.Cancel();
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (!_producerExited)
+                {
+                    _stopRequested = true;
+                    WakeProducerLocked();
+                }
+            }
+        }
+    }
+
+    private void StartSourceThread()
+    {
+        var thread = new Thread(static state => ((ThreadedEnumerator<T>)state!).RunSource())
+        {
+            IsBackground = true,
+            Name = "AsyncUtils.GenTransform source",
+        };
+        if (_flowExecutionContext)
+        {
+            thread.Start(this);
+        }
+        else
+        {
+            thread.UnsafeStart(this);
+        }
+    }
+
+    /// <summary>The source thread's whole life.</summary>
+    private void RunSource()
+    {
+        IEnumerator<T>? source = null;
+        Exception? stepError = null;
+        try
+        {
+            bool stop;
+            lock (_gate)
+            {
+                stop = _stopRequested;
+            }
+
+            if (!stop)
+            {
+                IEnumerable<T> sequence = _factory(_context, _factoryState)
+                    ?? throw new InvalidOperationException("The source factory returned null instead of a sequence.");
+                source = sequence.GetEnumerator();
+                while (WaitForDemand())
+                {
+                    if (!source.MoveNext())
+                    {
+                        break;
+                    }
+
+                    Deliver(source.Current);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            stepError = ex;
+        }
+
+        Exception? cleanupError = null;
+        try
+        {
+            source?.Dispose();
+        }
+        catch (Exception ex)
+        {
+            cleanupError = ex;
+        }
+
+        Finish(stepError, cleanupError);
+    }
+
+    /// <summary>Blocks (no spinning) until the source may produce one more item; false when it must stop.</summary>
+    private bool WaitForDemand()
+    {
+        lock (_gate)
+        {
+            while (_demand == 0 && !_stopRequested)
+            {
+                _producerSleeping = true;
+                Monitor.Wait(_gate);
+            }
+
+            _producerSleeping = false;
+            if (_stopRequested)
+            {
+                return false;
+            }
+
+            _demand--;
+            return true;
+        }
+    }
+
+    private void Deliver(T item)
+    {
+        lock (_gate)
+        {
+            if (_stopRequested)
+            {
+                return;
+            }
+
+            if (!_consumerWaiting)
+            {
+                (_buffer ??= new Queue<T>()).Enqueue(item);
+                return;
+            }
+
+            _consumerWaiting = false;
+            _current = item;
+        }
+
+        _pending.SetResult(true);
+    }
+
+    private void Finish(Exception? stepError, Exception? cleanupError)
+    {
+        TaskCompletionSource? cleanupDone;
+        bool completePending = false;
+        Exception? error = null;
+        lock (_gate)
+        {
+            _producerExited = true;
+            cleanupDone = _cleanupDone;
+            if (_consumerLeft)
+            {
+                // The consumer left: the in-flight step's outcome has no receiver, but a failing
+                // cleanup is reported by DisposeAsync.
+                _cleanupError = cleanupError;
+            }
+            else
+            {
+                error = stepError ?? cleanupError;
+                _sourceEnded = true;
+                _sourceError = error;
+                if (_consumerWaiting && _buffer is not { Count: > 0 })
+                {
+                    _consumerWaiting = false;
+                    _current = default!;
+                    completePending = true;
+                }
+            }
+        }
+
+        if (completePending)
+        {
+            if (error is null)
+            {
+                _pending.SetResult(false);
+            }
+            else
+            {
+                _pending.SetException(error);
+            }
+        }
+
+        if (cleanupDone is not null)
+        {
+            if (cleanupError is null)
+            {
+                cleanupDone.SetResult();
+            }
+            else
+            {
+                cleanupDone.SetException(cleanupError);
+            }
+        }
+    }
+
+    private void WakeProducerIfDueLocked()
+    {
+        if (_producerSleeping && _demand >= _wakeThreshold)
+        {
+            _producerSleeping = false;
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    private void WakeProducerLocked()
+    {
+        if (_producerSleeping)
+        {
+            _producerSleeping = false;
+            Monitor.Pulse(_gate);
+        }
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _pending.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _pending.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _pending.OnCompleted(continuation, state, token, flags);
+}
