@@ -1,0 +1,33 @@
+using System.Diagnostics.Metrics;
+
+namespace AsyncUtils.Waterfall;
+
+/// <summary>
+/// The <c>AsyncUtils.Waterfall</c> meter, created when the first waterfall is (not at assembly
+/// load). Measurements are recorded outside the waterfall's lock, because a
+/// <see cref="MeterListener"/> runs its callbacks inline.
+/// </summary>
+internal static class WaterfallMetrics
+{
+    internal const string MeterName = "AsyncUtils.Waterfall";
+    internal const string ReasonTag = "asyncutils.waterfall.flush_reason";
+    internal const string NameTag = "asyncutils.waterfall.name";
+
+    internal static readonly Meter Meter = new(MeterName);
+
+    internal static readonly Counter<long> Batches = Meter.CreateCounter<long>(
+        "asyncutils.waterfall.batches", "{batch}", "Batches handed to the callback, tagged with the flush reason (count, time, stop).");
+
+    internal static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(
+        "asyncutils.waterfall.batch.size", "{item}", "Items per batch handed to the callback, tagged with the flush reason.");
+
+    internal static readonly Counter<long> Failures = Meter.CreateCounter<long>(
+        "asyncutils.waterfall.callback.failures", "{batch}", "Callback calls that threw.");
+
+    internal static string ReasonName(WaterfallFlushReason reason) => reason switch
+    {
+        WaterfallFlushReason.Count => "count",
+        WaterfallFlushReason.Time => "time",
+        _ => "stop",
+    };
+}
