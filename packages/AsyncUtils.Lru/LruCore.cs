@@ -36,7 +36,7 @@ internal sealed class LruCore<TKey, TValue>
 {
     private const int ExpiredPerOperation = 2;
 
-    private readonly ConcurrentDictionary<TKey, LruNode<TKey, TValue>> _map;
+    private readonly ConcurrentDictionary<TKey, LruEntry<TKey, TValue>> _map;
     private readonly ReadStripe<LruNode<TKey, TValue>>?[] _stripes;
     private readonly ReadClock _clock = new();
     private readonly ReadStripe<LruNode<TKey, TValue>>[] _pendingScratch; // owned by _sync
@@ -54,16 +54,9 @@ internal sealed class LruCore<TKey, TValue>
     private readonly object _sync = new();
 #endif
 
-    // Owned by _sync. _head is also read without the lock, only to skip recording a hit.
-    private LruNode<TKey, TValue>? _head;
-    private LruNode<TKey, TValue>? _tail;
-    private LruNode<TKey, TValue>? _expiryHead;
-    private LruNode<TKey, TValue>? _expiryTail;
-    private int _count;
-    private long _evictions;
-    private long _expirations;
-    private long _lockedHits;
-    private long _lockedMisses;
+    // Owned by _sync, in an object of its own: the lock holder rewrites it on every drain, and
+    // readers on other cores should not find the core's read-only fields on that cache line.
+    private readonly LruListState<TKey, TValue> _s = new();
 
     internal LruCore(int capacity, TimeSpan timeToLive, TimeProvider? timeProvider, LruCacheOptions<TKey, TValue>? options)
     {
@@ -81,7 +74,7 @@ internal sealed class LruCore<TKey, TValue>
         _trackStatistics = options?.TrackStatistics ?? false;
 
         int concurrency = Environment.ProcessorCount;
-        _map = new ConcurrentDictionary<TKey, LruNode<TKey, TValue>>(concurrency, Math.Min(capacity, 1024) + 1, options?.Comparer);
+        _map = new ConcurrentDictionary<TKey, LruEntry<TKey, TValue>>(concurrency, Math.Min(capacity, 1024) + 1, options?.Comparer);
 
         int stripes = (int)Math.Min(64, BitOperations.RoundUpToPowerOf2((uint)concurrency * 4));
         _stripes = new ReadStripe<LruNode<TKey, TValue>>?[stripes];
@@ -91,7 +84,7 @@ internal sealed class LruCore<TKey, TValue>
 
     internal int Capacity => _capacity;
 
-    internal int Count => Volatile.Read(ref _count);
+    internal int Count => Volatile.Read(ref _s.Count);
 
     internal TimeProvider TimeProvider => _timeProvider;
 
@@ -112,16 +105,16 @@ internal sealed class LruCore<TKey, TValue>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
     {
-        if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node))
+        if (_map.TryGetValue(key, out LruEntry<TKey, TValue>? entry))
         {
-            if (!HasTtl || Now() < node.ExpiresAt)
+            if (!HasTtl || Now() < entry.ExpiresAt)
             {
-                RecordHit(node);
-                value = node.Value;
+                RecordHit(entry.Node);
+                value = entry.Value;
                 return true;
             }
 
-            RemoveExpiredOnRead(node);
+            RemoveExpiredOnRead(entry.Node);
         }
 
         if (_trackStatistics)
@@ -156,11 +149,14 @@ internal sealed class LruCore<TKey, TValue>
         long tail = Volatile.Read(ref stripe.Tail);
         long head = Volatile.Read(ref stripe.Head);
 
-        // Nothing to record when the node is already the most recent: no other stripe has recorded
-        // since this one did, and the node is this stripe's newest pending read or, when nothing is
-        // pending, the head of the list.
-        if (Volatile.Read(ref _clock.LastStripe) == index
-            && ReferenceEquals(stripe.NewestPending(head, tail) ?? Volatile.Read(ref _head), node))
+        // Nothing to record when the node is already the most recent: the newest read pending on
+        // the stripe that recorded last (this one or another), or, when that stripe has nothing
+        // pending, the head of the list. Only reads: threads hitting one hot key share the lines.
+        int last = Volatile.Read(ref _clock.LastStripe);
+        LruNode<TKey, TValue>? newest = last == index
+            ? stripe.NewestPending(head, tail)
+            : (uint)last < (uint)_stripes.Length ? _stripes[last]?.NewestPending() : null;
+        if (ReferenceEquals(newest ?? Volatile.Read(ref _s.Head), node))
         {
             if (_trackStatistics)
             {
@@ -248,10 +244,11 @@ internal sealed class LruCore<TKey, TValue>
             long now = HasTtl ? Now() : 0;
             PrepareWriteLocked(now, ref removed);
             var node = new LruNode<TKey, TValue>(key, value, ExpiryFor(now));
-            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? old))
+            if (_map.TryGetValue(key, out LruEntry<TKey, TValue>? oldEntry))
             {
                 // One atomic swap in the map: a concurrent reader sees the old value or the new one.
-                _map[key] = node;
+                LruNode<TKey, TValue> old = oldEntry.Node;
+                _map[key] = node.Entry;
                 UnlinkLocked(old);
                 NoteRemoval(old, HasTtl && now >= old.ExpiresAt ? CacheRemovalReason.Expired : CacheRemovalReason.Replaced, ref removed);
                 LinkLocked(node);
@@ -295,15 +292,16 @@ internal sealed class LruCore<TKey, TValue>
         {
             long now = HasTtl ? Now() : 0;
             PrepareWriteLocked(now, ref removed);
-            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node) && (!HasTtl || now < node.ExpiresAt))
+            LruNode<TKey, TValue>? node = _map.TryGetValue(key, out LruEntry<TKey, TValue>? entry) ? entry.Node : null;
+            if (node is not null && (!HasTtl || now < node.ExpiresAt))
             {
                 // Stored by another thread since our read missed: a hit, and now the most recent.
                 MoveToFrontLocked(node);
                 result = node.Value;
                 if (_trackStatistics)
                 {
-                    _lockedHits++;
-                    _lockedMisses--; // the read that missed is counted as this hit instead
+                    _s.LockedHits++;
+                    _s.LockedMisses--; // the read that missed is counted as this hit instead
                 }
             }
             else
@@ -331,8 +329,10 @@ internal sealed class LruCore<TKey, TValue>
         lock (_sync)
         {
             long now = HasTtl ? Now() : 0;
-            if (_map.TryGetValue(key, out LruNode<TKey, TValue>? node))
+            if (_map.TryGetValue(key, out LruEntry<TKey, TValue>? entry))
             {
+                LruNode<TKey, TValue> node = entry.Node;
+
                 // An expired entry is already gone as far as callers can see: it is removed as
                 // expired, and Remove reports that nothing live was there.
                 found = !HasTtl || now < node.ExpiresAt;
@@ -359,15 +359,15 @@ internal sealed class LruCore<TKey, TValue>
         lock (_sync)
         {
             DrainReadsLocked();
-            first = _head;
+            first = _s.Head;
             for (LruNode<TKey, TValue>? node = first; node is not null; node = node.Next)
             {
                 node.Unlinked = true;
             }
 
             _map.Clear();
-            _head = _tail = _expiryHead = _expiryTail = null;
-            _count = 0;
+            _s.Head = _s.Tail = _s.ExpiryHead = _s.ExpiryTail = null;
+            _s.Count = 0;
         }
 
         // The detached chain is no longer touched by the cache, so it can be walked without the lock.
@@ -390,8 +390,8 @@ internal sealed class LruCore<TKey, TValue>
             return null;
         }
 
-        long hits = Volatile.Read(ref _lockedHits);
-        long misses = Volatile.Read(ref _lockedMisses);
+        long hits = Volatile.Read(ref _s.LockedHits);
+        long misses = Volatile.Read(ref _s.LockedMisses);
         foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
         {
             if (stripe is not null)
@@ -401,7 +401,7 @@ internal sealed class LruCore<TKey, TValue>
             }
         }
 
-        return new LruCacheStatistics(hits, misses, Volatile.Read(ref _evictions), Volatile.Read(ref _expirations));
+        return new LruCacheStatistics(hits, misses, Volatile.Read(ref _s.Evictions), Volatile.Read(ref _s.Expirations));
     }
 
     // ---------------------------------------------------------------- under the lock
@@ -419,14 +419,14 @@ internal sealed class LruCore<TKey, TValue>
 
     private void InsertLocked(LruNode<TKey, TValue> node, ref RemovalBatch<TKey, TValue> removed)
     {
-        if (_count >= _capacity)
+        if (_s.Count >= _capacity)
         {
-            LruNode<TKey, TValue> victim = _tail!;
+            LruNode<TKey, TValue> victim = _s.Tail!;
             bool expired = HasTtl && Now() >= victim.ExpiresAt;
             RemoveLocked(victim, expired ? CacheRemovalReason.Expired : CacheRemovalReason.Evicted, ref removed);
         }
 
-        _map[node.Key] = node;
+        _map[node.Key] = node.Entry;
         LinkLocked(node);
     }
 
@@ -435,7 +435,7 @@ internal sealed class LruCore<TKey, TValue>
     {
         for (int i = 0; i < ExpiredPerOperation; i++)
         {
-            LruNode<TKey, TValue>? oldest = _expiryHead;
+            LruNode<TKey, TValue>? oldest = _s.ExpiryHead;
             if (oldest is null || now < oldest.ExpiresAt)
             {
                 return;
@@ -456,11 +456,11 @@ internal sealed class LruCore<TKey, TValue>
     {
         if (reason == CacheRemovalReason.Evicted)
         {
-            _evictions++;
+            _s.Evictions++;
         }
         else if (reason == CacheRemovalReason.Expired)
         {
-            _expirations++;
+            _s.Expirations++;
         }
 
         if (_onRemoved is not null)
@@ -471,34 +471,34 @@ internal sealed class LruCore<TKey, TValue>
 
     private void LinkLocked(LruNode<TKey, TValue> node)
     {
-        node.Next = _head;
-        if (_head is null)
+        node.Next = _s.Head;
+        if (_s.Head is null)
         {
-            _tail = node;
+            _s.Tail = node;
         }
         else
         {
-            _head.Prev = node;
+            _s.Head.Prev = node;
         }
 
-        Volatile.Write(ref _head, node);
+        Volatile.Write(ref _s.Head, node);
 
         if (HasTtl)
         {
-            node.ExpiryPrev = _expiryTail;
-            if (_expiryTail is null)
+            node.ExpiryPrev = _s.ExpiryTail;
+            if (_s.ExpiryTail is null)
             {
-                _expiryHead = node;
+                _s.ExpiryHead = node;
             }
             else
             {
-                _expiryTail.ExpiryNext = node;
+                _s.ExpiryTail.ExpiryNext = node;
             }
 
-            _expiryTail = node;
+            _s.ExpiryTail = node;
         }
 
-        _count++;
+        _s.Count++;
     }
 
     private void UnlinkLocked(LruNode<TKey, TValue> node)
@@ -508,7 +508,7 @@ internal sealed class LruCore<TKey, TValue>
         {
             if (node.ExpiryPrev is null)
             {
-                _expiryHead = node.ExpiryNext;
+                _s.ExpiryHead = node.ExpiryNext;
             }
             else
             {
@@ -517,7 +517,7 @@ internal sealed class LruCore<TKey, TValue>
 
             if (node.ExpiryNext is null)
             {
-                _expiryTail = node.ExpiryPrev;
+                _s.ExpiryTail = node.ExpiryPrev;
             }
             else
             {
@@ -528,14 +528,14 @@ internal sealed class LruCore<TKey, TValue>
         }
 
         node.Unlinked = true;
-        _count--;
+        _s.Count--;
     }
 
     private void DetachFromRecency(LruNode<TKey, TValue> node)
     {
         if (node.Prev is null)
         {
-            Volatile.Write(ref _head, node.Next);
+            Volatile.Write(ref _s.Head, node.Next);
         }
         else
         {
@@ -544,7 +544,7 @@ internal sealed class LruCore<TKey, TValue>
 
         if (node.Next is null)
         {
-            _tail = node.Prev;
+            _s.Tail = node.Prev;
         }
         else
         {
@@ -556,15 +556,15 @@ internal sealed class LruCore<TKey, TValue>
 
     private void MoveToFrontLocked(LruNode<TKey, TValue> node)
     {
-        if (ReferenceEquals(node, _head))
+        if (ReferenceEquals(node, _s.Head))
         {
             return;
         }
 
         DetachFromRecency(node);
-        node.Next = _head;
-        _head!.Prev = node;
-        Volatile.Write(ref _head, node);
+        node.Next = _s.Head;
+        _s.Head!.Prev = node;
+        Volatile.Write(ref _s.Head, node);
     }
 
     /// <summary>

@@ -1,15 +1,13 @@
 namespace AsyncUtils.Lru;
 
 /// <summary>
-/// One entry. Key, value and expiry never change after construction, so a reader that found the
-/// node in the map without a lock always sees a consistent entry; a write stores a new node.
-/// The links are owned by the cache's lock.
+/// The recency and expiry links of one entry, owned by the cache's lock. Kept apart from the
+/// <see cref="LruEntry{TKey, TValue}"/> that readers touch, so that the lock holder rewriting
+/// links never dirties the cache line a reader on another core is about to read.
 /// </summary>
 internal sealed class LruNode<TKey, TValue>
 {
-    internal readonly TKey Key;
-    internal readonly TValue Value;
-    internal readonly long ExpiresAt;
+    internal readonly LruEntry<TKey, TValue> Entry;
 
     // Recency list: Prev is towards the most recent end.
     internal LruNode<TKey, TValue>? Prev;
@@ -19,13 +17,17 @@ internal sealed class LruNode<TKey, TValue>
     internal LruNode<TKey, TValue>? ExpiryPrev;
     internal LruNode<TKey, TValue>? ExpiryNext;
 
-    // Set under the lock when the node leaves the cache; buffered reads of it are then ignored.
+    // Set under the lock when the entry leaves the cache; buffered reads of it are then ignored.
     internal bool Unlinked;
 
     internal LruNode(TKey key, TValue value, long expiresAt)
     {
-        Key = key;
-        Value = value;
-        ExpiresAt = expiresAt;
+        Entry = new LruEntry<TKey, TValue>(key, value, expiresAt, this);
     }
+
+    internal TKey Key => Entry.Key;
+
+    internal TValue Value => Entry.Value;
+
+    internal long ExpiresAt => Entry.ExpiresAt;
 }

@@ -59,6 +59,9 @@ internal sealed class ReadStripe<TNode>
         return true;
     }
 
+    /// <summary>The newest node recorded and not yet applied, read from another thread.</summary>
+    internal TNode? NewestPending() => NewestPending(Volatile.Read(ref Head), Volatile.Read(ref Tail));
+
     /// <summary>The epoch of the oldest unapplied read, or -1 when none is ready. Lock holder only.</summary>
     internal long HeadEpoch()
     {

@@ -9,7 +9,7 @@ namespace AsyncUtils.Benchmarks;
 /// <summary>
 /// AsyncUtils.Lru against its anchors, per operation: a hit over a 1,000-key working set read in a
 /// scrambled order (every hit changes the recency order, the expensive case for an exact LRU), a
-/// miss that evicts, and hits from two threads at once. Each category's baseline is BitFaster's
+/// miss that evicts, and hits from two threads at once (over the working set, and on one hot key). Each category's baseline is BitFaster's
 /// ConcurrentLru (ConcurrentTLru for the TTL hit).
 /// </summary>
 [MemoryDiagnoser]
@@ -255,6 +255,24 @@ public class LruBenchmarks : IDisposable
         for (int i = 0; i < ContendedOpsPerThread; i++)
         {
             _locked.TryGetValue(_keys[i % Ops], out _);
+        }
+    });
+
+    [Benchmark(OperationsPerInvoke = 2 * ContendedOpsPerThread), BenchmarkCategory("ContendedHitSameKey")]
+    public void ContendedHitSameKey_AsyncUtils_LruCache() => OnTwoThreads(() =>
+    {
+        for (int i = 0; i < ContendedOpsPerThread; i++)
+        {
+            _ours.TryGetValue(42, out _);
+        }
+    });
+
+    [Benchmark(OperationsPerInvoke = 2 * ContendedOpsPerThread, Baseline = true), BenchmarkCategory("ContendedHitSameKey")]
+    public void ContendedHitSameKey_BitFaster_ConcurrentLru() => OnTwoThreads(() =>
+    {
+        for (int i = 0; i < ContendedOpsPerThread; i++)
+        {
+            _bitfaster.TryGet(42, out _);
         }
     });
 
