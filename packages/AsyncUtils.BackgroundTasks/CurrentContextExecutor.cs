@@ -1,0 +1,468 @@
+using System.Runtime.CompilerServices;
+
+namespace AsyncUtils.BackgroundTasks;
+
+/// <summary>
+/// An executor bound to the <see cref="SynchronizationContext"/> that is current when it is
+/// created (the thread pool when there is none): submitted functions and Map calls run there,
+/// at most <see cref="MaxConcurrency"/> at a time. The rendering of the seed's <c>CurrentLoopExecutor</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Where calls run.</b> A call that gets a slot at once, submitted from the executor's own
+/// context, starts synchronously inside <see cref="Submit(Func{CancellationToken, Task})"/>, like
+/// calling an async method. Any other call is posted to the context (or queued to the thread
+/// pool) with the submitter's <see cref="ExecutionContext"/>.
+/// </para>
+/// <para>
+/// <b>Concurrency cap.</b> Submitted calls and Map items share the cap; waiting calls start in
+/// FIFO order as slots free up. A Map lane that cannot hand on its result (the consumer is
+/// slower) gives its slot back while it waits.
+/// </para>
+/// <para>
+/// <b>Map</b> pulls its input lazily: at most one item per lane is taken from the source, and at
+/// most a window's worth of results wait for the consumer, so memory is O(window), not O(input).
+/// A failing item becomes that item's <see cref="MapResult{TSource, TResult}"/> and the others go
+/// on. Stopping the iteration early, or cancelling its token, cancels the Map's calls and waits
+/// for them before the iteration ends.
+/// </para>
+/// <para>
+/// <b>Closing.</b> <see cref="DisposeAsync"/> refuses new work and waits for every call already
+/// submitted (queued ones still run); a running Map takes no new items and ends its iteration with
+/// <see cref="ObjectDisposedException"/> after the results it has. <see cref="CancelAndShutdownAsync"/>
+/// also cancels the token of running calls and drops queued ones (their tasks end cancelled).
+/// Submitting after either throws <see cref="ObjectDisposedException"/>.
+/// </para>
+/// <para><b>Thread safety.</b> Every member may be called from any thread.</para>
+/// </remarks>
+public sealed class CurrentContextExecutor : IAsyncDisposable
+{
+    private static readonly SendOrPostCallback RunPosted = static state => ((ISubmittedCall)state!).Run();
+
+    private readonly SynchronizationContext? _context;
+    private readonly TaskScheduler _scheduler;
+    private readonly int _cap;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly object _gate = new();
+    private readonly Queue<SlotWaiter> _waiters = new();
+    private int _running;
+    private int _outstanding;
+    private volatile bool _closed;
+    private TaskCompletionSource? _idle;
+
+    /// <summary>Creates an executor without a concurrency cap, bound to the current context.</summary>
+    public CurrentContextExecutor()
+        : this(int.MaxValue)
+    {
+    }
+
+    /// <summary>Creates an executor that runs at most <paramref name="maxConcurrency"/> calls at once, bound to the current context.</summary>
+    /// <param name="maxConcurrency">The cap; greater than zero.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxConcurrency"/> is zero or negative.</exception>
+    public CurrentContextExecutor(int maxConcurrency)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConcurrency);
+        _cap = maxConcurrency;
+        SynchronizationContext? current = SynchronizationContext.Current;
+        _context = current is not null && current.GetType() != typeof(SynchronizationContext) ? current : null;
+        _scheduler = _context is null ? TaskScheduler.Default : TaskScheduler.FromCurrentSynchronizationContext();
+    }
+
+    /// <summary>The cap on concurrent calls, or <see langword="null"/> for none.</summary>
+    public int? MaxConcurrency => _cap == int.MaxValue ? null : _cap;
+
+    /// <summary>The number of calls submitted and not yet finished, plus running Map lanes.</summary>
+    public int OutstandingCount => Volatile.Read(ref _outstanding);
+
+    internal bool IsClosed => _closed;
+
+    internal CancellationToken ShutdownToken => _shutdown.Token;
+
+    /// <summary>Submits a call; it receives a token cancelled only by <see cref="CancelAndShutdownAsync"/>.</summary>
+    /// <param name="function">The call.</param>
+    /// <returns>A task that completes as the call does.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public Task Submit(Func<CancellationToken, Task> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        var call = new SubmittedCall<object?>(this, function, hasResult: false);
+        Enqueue(call);
+        return call.Task;
+    }
+
+    /// <summary>Submits a call with a result; it receives a token cancelled only by <see cref="CancelAndShutdownAsync"/>.</summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="function">The call.</param>
+    /// <returns>A task for the call's result.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public Task<TResult> Submit<TResult>(Func<CancellationToken, Task<TResult>> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        var call = new SubmittedCall<TResult>(this, function, hasResult: true);
+        Enqueue(call);
+        return call.Task;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="function"/> for each item of <paramref name="source"/>, at most a
+    /// window at a time (the executor's cap, or the processor count when it has none), and yields
+    /// each outcome as it completes. The input is pulled lazily; memory is O(window).
+    /// </summary>
+    /// <typeparam name="TSource">The input item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The input; enumerated once, under a lock, one item per free lane.</param>
+    /// <param name="function">The call for one item; receives a token cancelled when the iteration stops early or the executor is shut down with cancellation.</param>
+    /// <param name="cancellationToken">Stops the iteration and cancels its calls.</param>
+    /// <returns>The outcomes in completion order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public IAsyncEnumerable<MapResult<TSource, TResult>> Map<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(function);
+        ThrowIfClosed();
+        int window = Math.Min(_cap, _cap == int.MaxValue ? Environment.ProcessorCount : _cap);
+        return MapCore(source, function, window, window, ordered: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="Map{TSource, TResult}"/>, but yields the outcomes in input order. At most
+    /// <paramref name="lookAhead"/> items are started past the oldest one not yet yielded, so one
+    /// slow item holds back at most that many finished results.
+    /// </summary>
+    /// <typeparam name="TSource">The input item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The input; enumerated once, under a lock, one item per free lane.</param>
+    /// <param name="function">The call for one item; receives a token cancelled when the iteration stops early or the executor is shut down with cancellation.</param>
+    /// <param name="lookAhead">How far past the oldest unfinished item the Map may run; greater than zero.</param>
+    /// <param name="cancellationToken">Stops the iteration and cancels its calls.</param>
+    /// <returns>The outcomes in input order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lookAhead"/> is zero or negative.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public IAsyncEnumerable<MapResult<TSource, TResult>> MapOrdered<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lookAhead, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(function);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lookAhead);
+        ThrowIfClosed();
+        int window = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
+        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// The seed's <c>force_cancel_and_shutdown</c>: refuses new work, cancels the token of running
+    /// calls, drops queued ones (their tasks end cancelled) and waits for the running ones to finish.
+    /// </summary>
+    /// <returns>A task that completes when no call is running.</returns>
+    public async Task CancelAndShutdownAsync()
+    {
+        List<SlotWaiter> dropped;
+        lock (_gate)
+        {
+            _closed = true;
+            dropped = [.. _waiters];
+            _waiters.Clear();
+        }
+
+        foreach (SlotWaiter waiter in dropped)
+        {
+            waiter.Reject();
+        }
+
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        await WaitIdleAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Refuses new work and waits for every call already submitted, queued ones included.</summary>
+    /// <returns>A task that completes when every submitted call has finished.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        _closed = true;
+        await WaitIdleAsync().ConfigureAwait(false);
+    }
+
+    internal void Dispatch(ISubmittedCall call)
+    {
+        if (_context is null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static call => call.Run(), call, preferLocal: false);
+        }
+        else
+        {
+            _context.Post(RunPosted, call);
+        }
+    }
+
+    internal void ReleaseSlot()
+    {
+        SlotWaiter? next = null;
+        lock (_gate)
+        {
+            if (_waiters.Count > 0)
+            {
+                next = _waiters.Dequeue(); // the slot passes straight to the next waiter
+            }
+            else
+            {
+                _running--;
+            }
+        }
+
+        next?.Grant();
+    }
+
+    internal void FinishOutstanding()
+    {
+        TaskCompletionSource? idle = null;
+        lock (_gate)
+        {
+            if (--_outstanding == 0)
+            {
+                idle = _idle;
+                _idle = null;
+            }
+        }
+
+        idle?.TrySetResult();
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            throw new ObjectDisposedException(nameof(CurrentContextExecutor), "The executor is closed; it accepts no new work.");
+        }
+    }
+
+    private void Enqueue<TResult>(SubmittedCall<TResult> call)
+    {
+        bool startNow;
+        lock (_gate)
+        {
+            ThrowIfClosed();
+            _outstanding++;
+            startNow = _running < _cap;
+            if (startNow)
+            {
+                _running++;
+            }
+            else
+            {
+                call.CaptureExecutionContext();
+                _waiters.Enqueue(call);
+            }
+        }
+
+        if (startNow)
+        {
+            if (SynchronizationContext.Current == _context)
+            {
+                call.Run();
+            }
+            else
+            {
+                call.CaptureExecutionContext();
+                Dispatch(call);
+            }
+        }
+    }
+
+    private async Task WaitIdleAsync()
+    {
+        Task idle;
+        lock (_gate)
+        {
+            if (_outstanding == 0)
+            {
+                return;
+            }
+
+            idle = (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        await idle.ConfigureAwait(false);
+    }
+
+    /// <summary>Takes a slot: at once when one is free, otherwise after the waiters ahead.</summary>
+    private ValueTask AcquireSlotAsync(CancellationToken cancellationToken)
+    {
+        LaneWaiter waiter;
+        lock (_gate)
+        {
+            if (_running < _cap)
+            {
+                _running++;
+                return ValueTask.CompletedTask;
+            }
+
+            if (_closed && cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled(cancellationToken);
+            }
+
+            waiter = new LaneWaiter(this);
+            _waiters.Enqueue(waiter);
+        }
+
+        return WaitForSlotAsync(waiter, cancellationToken);
+    }
+
+    private static async ValueTask WaitForSlotAsync(LaneWaiter waiter, CancellationToken cancellationToken)
+    {
+        using (cancellationToken.UnsafeRegister(static state => ((LaneWaiter)state!).Cancel(), waiter))
+        {
+            await waiter.Task.ConfigureAwait(true);
+        }
+    }
+
+    private async IAsyncEnumerable<MapResult<TSource, TResult>> MapCore<TSource, TResult>(
+        IEnumerable<TSource> source,
+        Func<TSource, CancellationToken, Task<TResult>> function,
+        int lanes,
+        int window,
+        bool ordered,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
+        using var map = new MapState<TSource, TResult>(this, source, function, lanes, window, ordered, linked.Token);
+        lock (_gate)
+        {
+            ThrowIfClosed();
+            _outstanding += lanes;
+        }
+
+        var running = new Task[lanes];
+        for (int i = 0; i < lanes; i++)
+        {
+            // Lanes start on the executor's context (posted there), whatever context the consumer is on.
+            running[i] = Task.Factory.StartNew(
+                static state =>
+                {
+                    (CurrentContextExecutor executor, MapState<TSource, TResult> lane) = ((CurrentContextExecutor, MapState<TSource, TResult>))state!;
+                    return executor.RunLaneAsync(lane);
+                },
+                (this, map),
+                CancellationToken.None,
+                TaskCreationOptions.DenyChildAttach,
+                _scheduler).Unwrap();
+        }
+
+        try
+        {
+            if (ordered)
+            {
+                while (true)
+                {
+                    (bool hasResult, MapResult<TSource, TResult> result) = await map.NextOrderedAsync(cancellationToken).ConfigureAwait(false);
+                    if (!hasResult)
+                    {
+                        break;
+                    }
+
+                    yield return result;
+                }
+            }
+            else
+            {
+                while (await map.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (map.Reader.TryRead(out MapResult<TSource, TResult> result))
+                    {
+                        yield return result;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            // Stopped early (break, cancellation, error): cancel the calls still running and wait
+            // for the lanes, so no call outlives the iteration.
+            await linked.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunLaneAsync<TSource, TResult>(MapState<TSource, TResult> map)
+    {
+        bool holding = false;
+        try
+        {
+            while (true)
+            {
+                if (map.Ordered && map.RoomTask() is { } room)
+                {
+                    if (holding)
+                    {
+                        ReleaseSlot();
+                        holding = false;
+                    }
+
+                    await room.WaitAsync(map.Token).ConfigureAwait(true);
+                    continue;
+                }
+
+                if (!holding)
+                {
+                    await AcquireSlotAsync(map.Token).ConfigureAwait(true);
+                    holding = true;
+                }
+
+                TakeOutcome outcome = map.TryTake(out long index, out TSource item);
+                if (outcome == TakeOutcome.End)
+                {
+                    return;
+                }
+
+                if (outcome == TakeOutcome.NoRoom)
+                {
+                    continue;
+                }
+
+                MapResult<TSource, TResult> result;
+                try
+                {
+                    Task<TResult> call = map.Function(item, map.Token) ?? throw new InvalidOperationException("The function returned a null task.");
+                    result = new MapResult<TSource, TResult>(index, item, await call.ConfigureAwait(true), null);
+                }
+                catch (Exception ex)
+                {
+                    result = new MapResult<TSource, TResult>(index, item, default!, ex);
+                }
+
+                if (map.Ordered)
+                {
+                    map.Store(result);
+                }
+                else if (!map.TryWrite(result))
+                {
+                    ReleaseSlot();
+                    holding = false;
+                    await map.WriteAsync(result).ConfigureAwait(true);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (map.Token.IsCancellationRequested)
+        {
+            // The iteration stopped or the executor shut down: the lane ends.
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // The consumer is gone.
+        }
+        finally
+        {
+            if (holding)
+            {
+                ReleaseSlot();
+            }
+
+            map.LaneEnded();
+            FinishOutstanding();
+        }
+    }
+}

@@ -1,0 +1,280 @@
+namespace AsyncUtils.BackgroundTasks;
+
+/// <summary>
+/// A task group for an <see langword="await"/> <see langword="using"/> scope (the seed's
+/// <c>BGTasks</c>): start work in it or add tasks to it, and leaving the scope waits for all of
+/// them. A failing task never cancels its siblings.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Leaving the scope</b> (<see cref="DisposeAsync"/>) waits for every task, including tasks
+/// added while it waits. With <see cref="TaskGroupOptions.ExitTimeout"/>, tasks still running
+/// after it get the group's <see cref="Token"/> cancelled and the exit still waits for their
+/// cleanup. Once the exit has finished, starting or adding work throws
+/// <see cref="ObjectDisposedException"/>.
+/// </para>
+/// <para>
+/// <b>Failures</b> are observed as they happen (never an unobserved-task exception), kept in
+/// <see cref="Faults"/> in the order they happened, and thrown by <see cref="DisposeAsync"/> as
+/// one <see cref="AggregateException"/> after every task has finished. A cancelled task is not
+/// a failure. Caveat: as with any <c>using</c>, if the scope's own body throws and a task also
+/// failed, the <see cref="AggregateException"/> replaces the body's exception; read
+/// <see cref="Faults"/> or catch inside the body if both matter.
+/// </para>
+/// <para>
+/// <b>Cancellation</b> happens only where it is asked for: <see cref="Cancel"/>, the exit
+/// timeout, or the first failure in <see cref="TaskGroupOptions.FailFast"/> mode.
+/// </para>
+/// <para>
+/// <b>Thread safety.</b> Every member may be called from any thread. Work started with
+/// <see cref="Start(Func{CancellationToken, Task})"/> runs synchronously on the caller's thread
+/// until its first <see langword="await"/>, exactly like calling an async method.
+/// </para>
+/// <para><b>Cost.</b> One short lock and one task continuation per task.</para>
+/// </remarks>
+public sealed class TaskGroup : IAsyncDisposable
+{
+    private const int Open = 0;
+    private const int Exiting = 1;
+    private const int Ended = 2;
+
+    private static readonly Action<Task, object?> OnTaskCompleted = static (task, state) => ((TaskGroup)state!).Completed(task);
+
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TimeSpan _exitTimeout;
+    private readonly bool _failFast;
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private readonly List<Exception> _faults = [];
+    private int _pending;
+    private int _state;
+    private TaskCompletionSource? _drained;
+    private Task? _exit;
+
+    /// <summary>Creates an empty group with no exit timeout, in which failures do not cancel siblings.</summary>
+    public TaskGroup()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates an empty group.</summary>
+    /// <param name="options">Exit timeout, fail-fast and clock; copied, may be <see langword="null"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The exit timeout is negative and not infinite.</exception>
+    public TaskGroup(TaskGroupOptions? options)
+    {
+        _exitTimeout = options?.ExitTimeout ?? Timeout.InfiniteTimeSpan;
+        if (_exitTimeout < TimeSpan.Zero && _exitTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException($"{nameof(options)}.{nameof(TaskGroupOptions.ExitTimeout)}", _exitTimeout, "The exit timeout must be zero or positive, or Timeout.InfiniteTimeSpan.");
+        }
+
+        _failFast = options?.FailFast ?? false;
+        _time = options?.TimeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>The group's token, given to work it starts; cancelled by <see cref="Cancel"/>, the exit timeout or fail-fast.</summary>
+    public CancellationToken Token => _cts.Token;
+
+    /// <summary>The number of the group's tasks that have not finished.</summary>
+    public int Count => Volatile.Read(ref _pending);
+
+    /// <summary>A snapshot of the failures so far, in the order they happened.</summary>
+    public IReadOnlyList<Exception> Faults
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _faults];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts work in the group: calls <paramref name="work"/> now with the group's token. The
+    /// group awaits it and reports its failure; nothing is returned, so there is no task to forget
+    /// (use <see cref="Start{TResult}(Func{CancellationToken, Task{TResult}})"/> or <see cref="Add"/>
+    /// when the caller wants the task too).
+    /// </summary>
+    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
+    public void Start(Func<CancellationToken, Task> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Reserve();
+        Task task;
+        try
+        {
+            task = work(_cts.Token) ?? Task.FromException(NullTask());
+        }
+        catch (Exception ex)
+        {
+            task = ex is OperationCanceledException oce && _cts.IsCancellationRequested ? Task.FromCanceled(oce.CancellationToken.IsCancellationRequested ? oce.CancellationToken : _cts.Token) : Task.FromException(ex);
+        }
+
+        Attach(task);
+    }
+
+    /// <summary>Starts work with a result in the group: calls <paramref name="work"/> now with the group's token.</summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task.</param>
+    /// <returns>The work's task (also awaited by the group).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
+    public Task<TResult> Start<TResult>(Func<CancellationToken, Task<TResult>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Reserve();
+        Task<TResult> task;
+        try
+        {
+            task = work(_cts.Token) ?? Task.FromException<TResult>(NullTask());
+        }
+        catch (Exception ex)
+        {
+            task = ex is OperationCanceledException oce && _cts.IsCancellationRequested ? Task.FromCanceled<TResult>(oce.CancellationToken.IsCancellationRequested ? oce.CancellationToken : _cts.Token) : Task.FromException<TResult>(ex);
+        }
+
+        Attach(task);
+        return task;
+    }
+
+    /// <summary>Adds a task that is already running; the group waits for it and observes its failure.</summary>
+    /// <param name="task">The task.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="task"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
+    public void Add(Task task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        Reserve();
+        Attach(task);
+    }
+
+    /// <summary>Cancels the group's token. Token callbacks run on this thread; their exceptions surface here.</summary>
+    public void Cancel() => _cts.Cancel();
+
+    /// <summary>
+    /// Leaves the scope: waits for every task (including ones added meanwhile), cancelling the
+    /// group's token after the exit timeout, then throws the failures, if any. Later calls wait
+    /// for the same exit and throw the same failures.
+    /// </summary>
+    /// <returns>A task that completes when every task has finished.</returns>
+    /// <exception cref="AggregateException">One or more of the group's tasks failed; <see cref="AggregateException.InnerExceptions"/> lists them in order.</exception>
+    public ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            _exit ??= ExitAsync();
+            return new ValueTask(_exit);
+        }
+    }
+
+    private static InvalidOperationException NullTask() => new("The work returned a null task.");
+
+    private async Task ExitAsync()
+    {
+        Task? drained = null;
+        lock (_gate)
+        {
+            if (_pending == 0)
+            {
+                _state = Ended;
+            }
+            else
+            {
+                _state = Exiting;
+                drained = (_drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+
+        if (drained is not null)
+        {
+            try
+            {
+                await drained.WaitAsync(_exitTimeout, _time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                CancelKeepingFaults();
+                await drained.ConfigureAwait(false);
+            }
+        }
+
+        lock (_gate)
+        {
+            if (_faults.Count > 0)
+            {
+                throw new AggregateException($"{_faults.Count} task(s) of the group failed.", _faults);
+            }
+        }
+    }
+
+    private void CancelKeepingFaults()
+    {
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (AggregateException callbackFaults)
+        {
+            lock (_gate)
+            {
+                _faults.AddRange(callbackFaults.InnerExceptions);
+            }
+        }
+    }
+
+    private void Reserve()
+    {
+        lock (_gate)
+        {
+            if (_state == Ended)
+            {
+                throw new ObjectDisposedException(nameof(TaskGroup), "The task group's scope has ended; it accepts no more work.");
+            }
+
+            _pending++;
+        }
+    }
+
+    private void Attach(Task task)
+    {
+        if (task.IsCompleted)
+        {
+            Completed(task);
+        }
+        else
+        {
+            task.ContinueWith(OnTaskCompleted, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private void Completed(Task task)
+    {
+        bool cancelSiblings = false;
+        TaskCompletionSource? drained = null;
+        lock (_gate)
+        {
+            if (task.IsFaulted)
+            {
+                // Reading Exception marks the task observed.
+                _faults.AddRange(task.Exception!.InnerExceptions);
+                cancelSiblings = _failFast;
+            }
+
+            if (--_pending == 0 && _state == Exiting)
+            {
+                _state = Ended;
+                drained = _drained;
+            }
+        }
+
+        if (cancelSiblings)
+        {
+            CancelKeepingFaults();
+        }
+
+        drained?.TrySetResult();
+    }
+}
