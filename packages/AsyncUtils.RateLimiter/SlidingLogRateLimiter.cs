@@ -1,0 +1,761 @@
+using System.Collections.ObjectModel;
+using System.Threading.RateLimiting;
+using BclRateLimiter = System.Threading.RateLimiting.RateLimiter;
+#if NET9_0_OR_GREATER
+using LockType = System.Threading.Lock;
+#else
+using LockType = System.Object;
+#endif
+
+namespace AsyncUtils.RateLimiter;
+
+/// <summary>
+/// An exact sliding-log rate limiter: in any window of length <see cref="SlidingLogWindow.Period"/>
+/// at most <see cref="SlidingLogWindow.PermitLimit"/> permits are granted, for every configured
+/// window at once. It derives from <see cref="System.Threading.RateLimiting.RateLimiter"/>, so it
+/// plugs into <see cref="PartitionedRateLimiter"/>, chained limiters, ASP.NET Core's rate-limiting
+/// middleware and Polly's rate limiter strategy unchanged.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Exact.</b> The limiter keeps the time of every grant still inside its longest window (grants
+/// made at the same timestamp share one entry), so "at most N in any window of length T" holds
+/// for every window position, not only for fixed segments as in the BCL's
+/// <see cref="SlidingWindowRateLimiter"/>. A permit granted at <c>t</c> is free again at exactly
+/// <c>t + Period</c>.
+/// </para>
+/// <para>
+/// <b>Several windows, all or nothing.</b> A request is granted only when every window has room
+/// for all of its permits, and then counts against every window. (Chaining two BCL limiters can
+/// take permits from the first and then fail on the second.)
+/// </para>
+/// <para>
+/// <b>Waiting.</b> <see cref="BclRateLimiter.AcquireAsync"/> queues in strict FIFO order up to
+/// <see cref="QueueLimit"/> permits; a newcomer is never granted ahead of a queued request. The
+/// head of the queue is woken by one timer set for the exact moment enough permits leave the
+/// window (rounded up to the timer's millisecond resolution), never by polling. A request that
+/// cannot be queued fails at once with a lease that says when to retry.
+/// </para>
+/// <para>
+/// <b>Cancellation.</b> A queued request whose token fires leaves the queue (making room for the
+/// ones behind it) and its task throws <see cref="OperationCanceledException"/>. If the token
+/// fires after the grant but before the caller has read the lease, the grant is handed back (the
+/// permits return to the window) and the caller still sees the cancellation: a grant is either
+/// used or returned, never lost.
+/// </para>
+/// <para>
+/// <b>Retry-after.</b> Every lease carries <see cref="MetadataName.RetryAfter"/>. On a failed lease
+/// it is the exact time until the windows free enough permits for that request (when other
+/// requests are queued ahead, no earlier than the time the head of the queue is served). On a
+/// granted lease it is the time until the next permit after this grant frees: zero when another
+/// permit is free right now (that lease is a shared cached instance, which is why a granted
+/// acquire allocates nothing), otherwise the exact wait for the next caller. A lease from a
+/// disposed limiter carries only a <see cref="MetadataName.ReasonPhrase"/>.
+/// </para>
+/// <para>
+/// <b>Leases.</b> Disposing a lease does nothing: a permit is spent when granted and frees itself
+/// when it leaves the window. Re-entrant use simply takes another permit.
+/// </para>
+/// <para>
+/// <b>Thread safety and cost.</b> Every member is thread-safe. Acquiring takes a short lock and
+/// reads the clock once; a granted <see cref="BclRateLimiter.AttemptAcquire"/> or an immediately
+/// granted <see cref="BclRateLimiter.AcquireAsync"/> allocates nothing while another permit is
+/// left. Queued requests allocate one small object each. Memory is O(largest permit limit): the
+/// log holds at most one entry per permit still inside the longest window.
+/// </para>
+/// <para>
+/// <b>Time.</b> Timestamps and timers come from the <see cref="TimeProvider"/> in the options, so
+/// tests can drive the limiter with a fake clock.
+/// </para>
+/// </remarks>
+public sealed class SlidingLogRateLimiter : BclRateLimiter
+{
+    private const long Never = long.MaxValue;
+    private const int InitialLogCapacity = 16;
+
+    private readonly LockType _lock = new();
+    private readonly Clock _clock;
+    private readonly long _createdAt;
+
+    private ReadOnlyCollection<SlidingLogWindow> _specs;
+    private WindowState[] _windows;
+    private int _longest;
+    private int _minLimit;
+
+    private LogEntry[] _log = new LogEntry[InitialLogCapacity];
+    private long _end;
+    private long _lastGrantAt = long.MinValue;
+
+    private LimiterWaiter? _head;
+    private LimiterWaiter? _tail;
+    private long _queuedPermits;
+    private int _queueLimit;
+
+    private ITimer? _timer;
+    private long _timerDue = Never;
+
+    private long _successfulLeases;
+    private long _failedLeases;
+    private bool _disposed;
+
+    /// <summary>Creates a limiter with one window.</summary>
+    /// <param name="permitLimit">The most permits granted in any window of length <paramref name="period"/>; greater than zero.</param>
+    /// <param name="period">The window length; greater than zero and at most 3650 days.</param>
+    /// <param name="queueLimit">The most permits that may wait in the FIFO queue; zero means nobody waits.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public SlidingLogRateLimiter(int permitLimit, TimeSpan period, int queueLimit)
+        : this(CreateOptions(permitLimit, period, queueLimit))
+    {
+    }
+
+    /// <summary>Creates a limiter from options, which are copied.</summary>
+    /// <param name="options">The windows, queue limit and time provider.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">There is no window, a window is the default value, or the queue limit is negative.</exception>
+    public SlidingLogRateLimiter(SlidingLogRateLimiterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.QueueLimit < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.QueueLimit, "QueueLimit must not be negative.");
+        }
+
+        SlidingLogWindow[] specs = ValidateWindows([.. options.Windows], nameof(options));
+        _clock = new Clock(options.TimeProvider ?? TimeProvider.System);
+        _queueLimit = options.QueueLimit;
+        _createdAt = _clock.Now();
+        _specs = Array.AsReadOnly(specs);
+        _windows = BuildWindows(specs, _createdAt, out _longest, out _minLimit);
+    }
+
+    /// <summary>The windows now enforced.</summary>
+    public IReadOnlyList<SlidingLogWindow> Windows
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _specs;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The most permits that may wait in the queue. Setting it takes effect for the next request;
+    /// lowering it below what is already queued removes nobody.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int QueueLimit
+    {
+        get => Volatile.Read(ref _queueLimit);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            lock (_lock)
+            {
+                _queueLimit = value;
+            }
+        }
+    }
+
+    /// <summary>
+    /// How long every window has been empty (all permits available and nobody queued), or
+    /// <see langword="null"/> when a permit is in use or a request waits.
+    /// </summary>
+    public override TimeSpan? IdleDuration
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_disposed || _head is not null)
+                {
+                    return null;
+                }
+
+                long now = _clock.Now();
+                Trim(now);
+                foreach (ref readonly WindowState window in _windows.AsSpan())
+                {
+                    if (window.Count > 0)
+                    {
+                        return null;
+                    }
+                }
+
+                long idleSince = _lastGrantAt == long.MinValue
+                    ? _createdAt
+                    : Math.Max(_createdAt, _lastGrantAt + _windows[_longest].Period);
+                return _clock.ToTimeSpan(now - idleSince);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Replaces the windows at run time. Grants already made count against the new windows as far
+    /// as the log still holds them: it keeps grants for the longest window in force before the
+    /// change, so a lengthened window does not see grants older than that. Queued requests that
+    /// ask for more permits than a new window allows fail with a lease saying so; the rest are
+    /// served under the new limits, and the timer is re-armed for them.
+    /// </summary>
+    /// <param name="windows">The new windows; at least one.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="windows"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="windows"/> is empty or holds a default value.</exception>
+    /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
+    public void SetWindows(params SlidingLogWindow[] windows)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        SlidingLogWindow[] specs = ValidateWindows([.. windows], nameof(windows));
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long now = _clock.Now();
+            Trim(now);
+            _windows = BuildWindows(specs, now, out _longest, out _minLimit);
+            _specs = Array.AsReadOnly(specs);
+            for (LimiterWaiter? waiter = _head; waiter is not null;)
+            {
+                LimiterWaiter? next = waiter.Next;
+                if (waiter.PermitCount > _minLimit)
+                {
+                    Dequeue(waiter);
+                    _failedLeases++;
+                    waiter.Fail(new SlidingLogLease(false, null, SlidingLogLease.LimitLoweredReason));
+                }
+
+                waiter = next;
+            }
+
+            ProcessQueue(now);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
+    public override RateLimiterStatistics? GetStatistics()
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long now = _clock.Now();
+            Trim(now);
+            long available = long.MaxValue;
+            foreach (ref readonly WindowState window in _windows.AsSpan())
+            {
+                available = Math.Min(available, window.Limit - window.Count);
+            }
+
+            return new RateLimiterStatistics
+            {
+                CurrentAvailablePermits = Math.Max(available, 0),
+                CurrentQueuedCount = _queuedPermits,
+                TotalFailedLeases = _failedLeases,
+                TotalSuccessfulLeases = _successfulLeases,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Grants <paramref name="permitCount"/> permits now if every window has room and nobody is
+    /// queued; otherwise returns a failed lease with the retry-after time. Zero permits asks
+    /// whether one permit would be granted now, without taking it.
+    /// </summary>
+    /// <param name="permitCount">The permits to take; at most the smallest window limit.</param>
+    /// <returns>A granted or failed lease, both with <see cref="MetadataName.RetryAfter"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="permitCount"/> exceeds a window's limit.</exception>
+    /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
+    protected override RateLimitLease AttemptAcquireCore(int permitCount)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfMoreThanLimit(permitCount);
+            long now = _clock.Now();
+            Trim(now);
+            if (_head is null && Fits(permitCount))
+            {
+                return GrantNow(permitCount, now);
+            }
+
+            _failedLeases++;
+            return FailedLease(permitCount, now, _head is null ? SlidingLogLease.ExhaustedReason : SlidingLogLease.QueuedAheadReason);
+        }
+    }
+
+    /// <summary>
+    /// Grants <paramref name="permitCount"/> permits now if every window has room and nobody is
+    /// queued; otherwise queues the request (FIFO) until the windows have room, or fails at once
+    /// when the queue has no room for it.
+    /// </summary>
+    /// <param name="permitCount">The permits to take; at most the smallest window limit.</param>
+    /// <param name="cancellationToken">Cancels the wait; a cancelled request leaves the queue.</param>
+    /// <returns>A granted lease, or a failed one when the queue is full or the limiter is disposed while waiting.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="permitCount"/> exceeds a window's limit.</exception>
+    /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
+    /// <exception cref="OperationCanceledException">The token fired before the grant was used.</exception>
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
+    {
+        LimiterWaiter waiter;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfMoreThanLimit(permitCount);
+            long now = _clock.Now();
+            Trim(now);
+            if (_head is null && Fits(permitCount))
+            {
+                return new ValueTask<RateLimitLease>(GrantNow(permitCount, now));
+            }
+
+            if (_queuedPermits + permitCount > _queueLimit)
+            {
+                _failedLeases++;
+                return new ValueTask<RateLimitLease>(FailedLease(permitCount, now, SlidingLogLease.QueueFullReason));
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<RateLimitLease>(cancellationToken);
+            }
+
+            waiter = new LimiterWaiter(this, permitCount, cancellationToken);
+            Enqueue(waiter);
+            if (ReferenceEquals(_head, waiter))
+            {
+                ArmTimer(ReadyAt(permitCount), now);
+            }
+        }
+
+        waiter.Register();
+        return waiter.AsValueTask();
+    }
+
+    /// <summary>Fails every queued request with a lease saying the limiter was disposed and stops the timer.</summary>
+    /// <param name="disposing">Whether called from <see cref="IDisposable.Dispose"/>.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ITimer? timer;
+            lock (_lock)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                timer = _timer;
+                _timer = null;
+                while (_head is { } waiter)
+                {
+                    Dequeue(waiter);
+                    _failedLeases++;
+                    waiter.Fail(new SlidingLogLease(false, null, SlidingLogLease.DisposedReason));
+                }
+            }
+
+            timer?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc/>
+    protected override ValueTask DisposeAsyncCore()
+    {
+        Dispose(true);
+        return base.DisposeAsyncCore();
+    }
+
+    /// <summary>The log's capacity in entries, for tests of the memory bound.</summary>
+    internal int LogCapacity
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _log.Length;
+            }
+        }
+    }
+
+    /// <summary>Called by a waiter's cancellation registration.</summary>
+    internal void OnWaiterCancelled(LimiterWaiter waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.State == LimiterWaiter.Queued)
+            {
+                Dequeue(waiter);
+                waiter.Cancel();
+            }
+            else if (waiter.State == LimiterWaiter.Granted && waiter.TryHandBack())
+            {
+                Unrecord(waiter.GrantSequence, waiter.PermitCount);
+                _successfulLeases--;
+            }
+            else
+            {
+                return;
+            }
+
+            if (!_disposed)
+            {
+                long now = _clock.Now();
+                Trim(now);
+                ProcessQueue(now);
+            }
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _timerDue = Never;
+            long now = _clock.Now();
+            Trim(now);
+            ProcessQueue(now);
+        }
+    }
+
+    // ---- Everything below runs under _lock. ----
+
+    private SlidingLogLease GrantNow(int permitCount, long now)
+    {
+        if (permitCount > 0)
+        {
+            Record(now, permitCount);
+        }
+
+        _successfulLeases++;
+        return LeaseAfterGrant(now);
+    }
+
+    private SlidingLogLease LeaseAfterGrant(long now) =>
+        Fits(1) ? SlidingLogLease.GrantedWithRoom : new SlidingLogLease(true, _clock.ToTimeSpan(ReadyAt(1) - now), null);
+
+    private SlidingLogLease FailedLease(int permitCount, long now, string reason)
+    {
+        long ready = ReadyAt(permitCount);
+        if (_head is { } head)
+        {
+            ready = Math.Max(ready, ReadyAt(head.PermitCount));
+        }
+
+        TimeSpan? retryAfter = ready == Never ? null : _clock.ToTimeSpan(ready - now);
+        return new SlidingLogLease(false, retryAfter, reason);
+    }
+
+    /// <summary>Grants queued requests, in order, while the windows have room; arms the timer for the first that must wait.</summary>
+    private void ProcessQueue(long now)
+    {
+        while (_head is { } waiter)
+        {
+            int permitCount = waiter.PermitCount;
+            if (!Fits(permitCount))
+            {
+                ArmTimer(ReadyAt(permitCount), now);
+                return;
+            }
+
+            Dequeue(waiter);
+            long sequence = permitCount > 0 ? Record(now, permitCount) : -1;
+            _successfulLeases++;
+
+            // The waiter runs its continuation asynchronously, so no caller code runs under the lock.
+            waiter.Grant(LeaseAfterGrant(now), sequence);
+        }
+
+        DisarmTimer();
+    }
+
+    private void ArmTimer(long dueTimestamp, long now)
+    {
+        if (dueTimestamp == Never)
+        {
+            DisarmTimer();
+            return;
+        }
+
+        if (dueTimestamp == _timerDue)
+        {
+            return;
+        }
+
+        _timerDue = dueTimestamp;
+        _timer ??= _clock.CreateTimer(static state => ((SlidingLogRateLimiter)state!).OnTimer(), this);
+        _timer.Change(Clock.TimerDelay(_clock.ToTimeSpan(dueTimestamp - now)), Timeout.InfiniteTimeSpan);
+    }
+
+    private void DisarmTimer()
+    {
+        if (_timerDue != Never)
+        {
+            _timerDue = Never;
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Moves each window's start past the grants that have left it.</summary>
+    private void Trim(long now)
+    {
+        LogEntry[] log = _log;
+        long mask = log.Length - 1;
+        long end = _end;
+        foreach (ref WindowState window in _windows.AsSpan())
+        {
+            long cutoff = now - window.Period;
+            long head = window.Head;
+            while (head < end)
+            {
+                ref LogEntry entry = ref log[head & mask];
+                if (entry.Timestamp > cutoff)
+                {
+                    break;
+                }
+
+                window.Count -= entry.Count;
+                head++;
+            }
+
+            window.Head = head;
+        }
+    }
+
+    /// <summary>Whether every window has room for the request (zero permits asks about one).</summary>
+    private bool Fits(int permitCount)
+    {
+        int needed = Math.Max(permitCount, 1);
+        foreach (ref readonly WindowState window in _windows.AsSpan())
+        {
+            if (window.Count + needed > window.Limit)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The timestamp at which every window will have room for the request if nothing else is granted.</summary>
+    private long ReadyAt(int permitCount)
+    {
+        int needed = Math.Max(permitCount, 1);
+        LogEntry[] log = _log;
+        long mask = log.Length - 1;
+        long ready = long.MinValue;
+        foreach (ref readonly WindowState window in _windows.AsSpan())
+        {
+            long excess = window.Count + needed - window.Limit;
+            if (excess <= 0)
+            {
+                continue;
+            }
+
+            if (needed > window.Limit)
+            {
+                return Never;
+            }
+
+            // The window has room once the oldest grants holding `excess` permits have left it.
+            long freed = 0;
+            for (long sequence = window.Head; sequence < _end; sequence++)
+            {
+                ref LogEntry entry = ref log[sequence & mask];
+                freed += entry.Count;
+                if (freed >= excess)
+                {
+                    ready = Math.Max(ready, entry.Timestamp + window.Period);
+                    break;
+                }
+            }
+        }
+
+        return ready;
+    }
+
+    /// <summary>Appends a grant to the log and counts it in every window; returns its sequence number.</summary>
+    private long Record(long now, int permitCount)
+    {
+        long start = _windows[_longest].Head;
+        long mask = _log.Length - 1;
+        _lastGrantAt = now;
+        foreach (ref WindowState window in _windows.AsSpan())
+        {
+            window.Count += permitCount;
+        }
+
+        if (_end > start)
+        {
+            ref LogEntry last = ref _log[(_end - 1) & mask];
+            if (last.Timestamp >= now)
+            {
+                // Same timestamp (or a clock that stepped back): share the entry, keeping the log ordered.
+                last.Count += permitCount;
+                _lastGrantAt = last.Timestamp;
+                return _end - 1;
+            }
+        }
+
+        if (_end - start == _log.Length)
+        {
+            Grow(start);
+            mask = _log.Length - 1;
+        }
+
+        _log[_end & mask] = new LogEntry(now, permitCount);
+        return _end++;
+    }
+
+    /// <summary>Takes a handed-back grant out of the windows that still count it.</summary>
+    private void Unrecord(long sequence, int permitCount)
+    {
+        if (sequence < _windows[_longest].Head || sequence >= _end)
+        {
+            return;
+        }
+
+        _log[sequence & (_log.Length - 1)].Count -= permitCount;
+        foreach (ref WindowState window in _windows.AsSpan())
+        {
+            if (window.Head <= sequence)
+            {
+                window.Count -= permitCount;
+            }
+        }
+    }
+
+    private void Grow(long start)
+    {
+        LogEntry[] old = _log;
+        var grown = new LogEntry[old.Length * 2];
+        long oldMask = old.Length - 1;
+        long newMask = grown.Length - 1;
+        for (long sequence = start; sequence < _end; sequence++)
+        {
+            grown[sequence & newMask] = old[sequence & oldMask];
+        }
+
+        _log = grown;
+    }
+
+    private WindowState[] BuildWindows(SlidingLogWindow[] specs, long now, out int longest, out int minLimit)
+    {
+        var windows = new WindowState[specs.Length];
+        long start = _windows is null ? _end : _windows[_longest].Head;
+        long mask = _log.Length - 1;
+        longest = 0;
+        minLimit = int.MaxValue;
+        for (int i = 0; i < specs.Length; i++)
+        {
+            long period = _clock.ToTimestampUnits(specs[i].Period);
+            long head = start;
+            while (head < _end && _log[head & mask].Timestamp <= now - period)
+            {
+                head++;
+            }
+
+            long count = 0;
+            for (long sequence = head; sequence < _end; sequence++)
+            {
+                count += _log[sequence & mask].Count;
+            }
+
+            windows[i] = new WindowState { Period = period, Limit = specs[i].PermitLimit, Head = head, Count = count };
+            minLimit = Math.Min(minLimit, specs[i].PermitLimit);
+            if (period > windows[longest].Period)
+            {
+                longest = i;
+            }
+        }
+
+        return windows;
+    }
+
+    private void Enqueue(LimiterWaiter waiter)
+    {
+        waiter.Previous = _tail;
+        if (_tail is null)
+        {
+            _head = waiter;
+        }
+        else
+        {
+            _tail.Next = waiter;
+        }
+
+        _tail = waiter;
+        _queuedPermits += waiter.PermitCount;
+    }
+
+    private void Dequeue(LimiterWaiter waiter)
+    {
+        if (waiter.Previous is null)
+        {
+            _head = waiter.Next;
+        }
+        else
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _tail = waiter.Previous;
+        }
+        else
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+
+        waiter.Next = null;
+        waiter.Previous = null;
+        _queuedPermits -= waiter.PermitCount;
+    }
+
+    private void ThrowIfMoreThanLimit(int permitCount)
+    {
+        if (permitCount > _minLimit)
+        {
+            ThrowPermitCountTooLarge(permitCount, _minLimit);
+        }
+    }
+
+    private static void ThrowPermitCountTooLarge(int permitCount, int limit) =>
+        throw new ArgumentOutOfRangeException(nameof(permitCount), permitCount, $"The request exceeds the smallest window's permit limit ({limit}), so it could never be granted.");
+
+    private static SlidingLogWindow[] ValidateWindows(SlidingLogWindow[] windows, string paramName)
+    {
+        if (windows.Length == 0)
+        {
+            throw new ArgumentException("At least one window is required.", paramName);
+        }
+
+        foreach (SlidingLogWindow window in windows)
+        {
+            if (!window.IsValid)
+            {
+                throw new ArgumentException("Every window must be created with the SlidingLogWindow constructor (a positive limit and period).", paramName);
+            }
+        }
+
+        return windows;
+    }
+
+    private static SlidingLogRateLimiterOptions CreateOptions(int permitLimit, TimeSpan period, int queueLimit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(queueLimit);
+        return new SlidingLogRateLimiterOptions
+        {
+            Windows = { new SlidingLogWindow(permitLimit, period) },
+            QueueLimit = queueLimit,
+        };
+    }
+}
