@@ -1,0 +1,464 @@
+using System.Runtime.CompilerServices;
+
+namespace AsyncUtils.TaskCache;
+
+/// <summary>
+/// Caches the results of an async function by key and shares calls in flight: the first caller
+/// for a key starts the call, every caller with that key while it runs gets the same
+/// <see cref="Task{TResult}"/> (stampede protection), and later callers get the completed task
+/// until it expires, is evicted or is invalidated.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>The shared task.</b> <see cref="GetOrAddAsync(TKey, Func{TKey, CancellationToken, Task{TResult}})"/>
+/// returns the cache's own task for the key, started at call time. It can be stored, passed on
+/// and awaited later by any number of consumers; its continuations always run asynchronously, never
+/// on the thread that completed the call. To stop waiting without affecting anyone else, use
+/// <c>task.WaitAsync(cancellationToken)</c>. (<c>AsyncUtils.CoroutineCache</c> returns a
+/// <see cref="ValueTask{TResult}"/> instead and takes a token per caller.)
+/// </para>
+/// <para>
+/// <b>Thread safety.</b> Every member is safe to call from any number of threads at once. Concurrent
+/// first callers of a key start exactly one call. A hit on a completed entry takes no lock and
+/// allocates nothing. The function, <see cref="TaskCacheOptions{TKey, TResult}.TimeToLiveSelector"/>
+/// and the caller's continuations never run inside a lock of the cache, so they may call back into it.
+/// </para>
+/// <para>
+/// <b>Failures.</b> By default a call that faults or is cancelled is removed when it completes:
+/// everyone who shared it gets its exception, and the next caller starts a new call (a failure is
+/// never cached forever, the classic <c>AsyncLazy</c> trap). A function that throws before returning
+/// its task is treated exactly like one whose task faults (or is cancelled, for an
+/// <see cref="OperationCanceledException"/>): <c>GetOrAddAsync</c> itself does not throw it.
+/// </para>
+/// <para>
+/// <b>Execution context.</b> The function runs on the first caller's thread, in its execution
+/// context (its <see cref="AsyncLocal{T}"/> values), until its first real await. The token it gets
+/// belongs to the shared call, never to a caller: it is cancelled only by
+/// <see cref="TaskCacheOptions{TKey, TResult}.Timeout"/>.
+/// </para>
+/// <para>
+/// <b>Expiry.</b> Expired entries are never returned. They are removed lazily: a request for an
+/// expired key replaces it, and each completion with a finite time to live removes up to two expired
+/// entries, so no call pays for a large sweep. With <see cref="TimeProvider.System"/> expiry is read
+/// from <see cref="Environment.TickCount64"/>, so an entry may outlive its time to live by the
+/// tick's resolution (a few milliseconds).
+/// </para>
+/// </remarks>
+/// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
+/// <typeparam name="TResult">The result type.</typeparam>
+public sealed class TaskCache<TKey, TResult>
+    where TKey : notnull
+{
+    private const long KeepForever = long.MaxValue;
+    private const int ExpiredPerCompletion = 2;
+
+    private readonly EntryMap<TKey, TaskCacheEntry<TKey, TResult>> _map;
+    private readonly CacheClock _clock;
+    private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
+    private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
+    private readonly bool _evictOnException;
+    private readonly TimeSpan _timeout;
+    private readonly bool _hasTimeout;
+    private readonly CacheCounters? _counters;
+    private readonly PriorityQueue<TaskCacheEntry<TKey, TResult>, long> _expiry = new();
+#if NET9_0_OR_GREATER
+    private readonly Lock _expirySync = new();
+#else
+    private readonly object _expirySync = new();
+#endif
+
+    /// <summary>Creates an unbounded cache that keeps results until invalidated and does not cache failures.</summary>
+    public TaskCache()
+        : this(null)
+    {
+    }
+
+    /// <summary>Creates a cache with the given settings.</summary>
+    /// <param name="options">Time to live, size bound, failure policy, timeout, clock, comparer and statistics; copied, may be <see langword="null"/>.</param>
+    public TaskCache(TaskCacheOptions<TKey, TResult>? options)
+    {
+        _clock = new CacheClock(options?.TimeProvider);
+        _map = new EntryMap<TKey, TaskCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer);
+        _timeToLive = ToTicks(options?.TimeToLive);
+        _timeToLiveSelector = options?.TimeToLiveSelector;
+        _evictOnException = options?.EvictOnException ?? true;
+        if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
+        {
+            _timeout = timeout;
+            _hasTimeout = true;
+        }
+
+        if (options?.TrackStatistics == true)
+        {
+            _counters = new CacheCounters();
+        }
+    }
+
+    /// <summary>
+    /// The number of entries stored: calls in flight, completed entries, and expired entries not yet
+    /// removed. O(1) with a size bound; without one it briefly locks the whole map, so do not poll it.
+    /// </summary>
+    public int Count => _map.Count;
+
+    /// <summary>
+    /// Returns the task for <paramref name="key"/>: the cached one if it is live or in flight,
+    /// otherwise a new one whose call <paramref name="function"/> starts now.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="function">
+    /// Computes the result for the key; it receives the key and the shared call's token (cancelled
+    /// only by the timeout). Pass a <see langword="static"/> lambda, or use
+    /// <see cref="GetOrAddAsync{TState}(TKey, Func{TKey, TState, CancellationToken, Task{TResult}}, TState)"/>
+    /// to give it state without allocating a closure.
+    /// </param>
+    /// <returns>The shared task; every concurrent caller of the key gets this same instance.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    public Task<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, Task<TResult>> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        {
+            _counters?.Hit();
+            return entry.Task;
+        }
+
+        return GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+    }
+
+    /// <summary>
+    /// Returns the task for <paramref name="key"/>: the cached one if it is live or in flight,
+    /// otherwise a new one whose call <paramref name="function"/> starts now with
+    /// <paramref name="state"/>, so that no closure is allocated.
+    /// </summary>
+    /// <typeparam name="TState">The state's type.</typeparam>
+    /// <param name="key">The key.</param>
+    /// <param name="function">Computes the result; it receives the key, <paramref name="state"/> and the shared call's token.</param>
+    /// <param name="state">Passed to <paramref name="function"/> when a call starts; not part of the key.</param>
+    /// <returns>The shared task; every concurrent caller of the key gets this same instance.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    public Task<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        {
+            _counters?.Hit();
+            return entry.Task;
+        }
+
+        return GetOrStart(key, function, state);
+    }
+
+    /// <summary>
+    /// Forgets <paramref name="key"/>: the next caller starts a new call. A call in flight is not
+    /// cancelled: those already holding its task still get its outcome, which is then not cached.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <returns><see langword="true"/> when a live or in-flight entry was removed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
+    public bool Invalidate(TKey key)
+    {
+        if (!_map.Remove(key, out TaskCacheEntry<TKey, TResult>? entry))
+        {
+            return false;
+        }
+
+        long expiresAt = Volatile.Read(ref entry.ExpiresAt);
+        return expiresAt == TaskCacheEntry<TKey, TResult>.Pending || IsLive(expiresAt);
+    }
+
+    /// <summary>
+    /// Forgets every key. Calls in flight are not cancelled; their outcomes reach those already
+    /// holding their tasks and are not cached. O(n).
+    /// </summary>
+    public void Clear()
+    {
+        _map.Clear();
+        lock (_expirySync)
+        {
+            _expiry.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Returns the hit, miss, coalesced and in-flight counters, or <see langword="null"/> unless
+    /// <see cref="TaskCacheOptions{TKey, TResult}.TrackStatistics"/> was set.
+    /// </summary>
+    /// <returns>A snapshot of the counters, or <see langword="null"/>.</returns>
+    public TaskCacheStatistics? GetStatistics() => _counters?.Snapshot();
+
+    // ------------------------------------------------------------------ lookup and start
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsLive(long expiresAt) =>
+        expiresAt == TaskCacheEntry<TKey, TResult>.Forever
+        || (expiresAt > TaskCacheEntry<TKey, TResult>.Dead && _clock.Now() < expiresAt);
+
+    private Task<TResult> GetOrStart<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
+    {
+        TaskCacheEntry<TKey, TResult>? created = null;
+        while (true)
+        {
+            if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? current))
+            {
+                long expiresAt = Volatile.Read(ref current.ExpiresAt);
+                if (expiresAt == TaskCacheEntry<TKey, TResult>.Pending)
+                {
+                    _counters?.Coalesce();
+                    return current.Task;
+                }
+
+                if (IsLive(expiresAt))
+                {
+                    _counters?.Hit();
+                    return current.Task;
+                }
+
+                // Dead or expired: replace it, unless someone else does first.
+            }
+
+            created ??= new TaskCacheEntry<TKey, TResult>(this, key);
+            if (_map.TryReplace(key, current, created))
+            {
+                _counters?.Miss();
+                Start(created, function, state);
+                return created.Task;
+            }
+        }
+    }
+
+    private void Start<TState>(TaskCacheEntry<TKey, TResult> entry, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
+    {
+        _counters?.CallStarted();
+        CancellationToken token = default;
+        if (_hasTimeout)
+        {
+            var timeoutSource = new CancellationTokenSource(_timeout, _clock.Provider);
+            entry.TimeoutSource = timeoutSource;
+            token = timeoutSource.Token;
+            token.UnsafeRegister(static e => OnTimeout((TaskCacheEntry<TKey, TResult>)e!), entry);
+        }
+
+        Task<TResult>? task;
+        try
+        {
+            task = function(entry.Key, state, token);
+        }
+#pragma warning disable CA1031 // A synchronous throw is the call's outcome, delivered through the task.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Complete(entry, null, ex);
+            return;
+        }
+
+        if (task is null)
+        {
+            Complete(entry, null, new InvalidOperationException("The cached function returned null instead of a task."));
+            return;
+        }
+
+        entry.Source = task;
+        if (task.IsCompleted)
+        {
+            Complete(entry, task, null);
+        }
+        else
+        {
+            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(entry.OnSourceCompleted);
+        }
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    /// <summary>Runs once the function's task completed, or it threw (<paramref name="thrown"/>).</summary>
+    internal void Complete(TaskCacheEntry<TKey, TResult> entry, Task<TResult>? task, Exception? thrown)
+    {
+        _counters?.CallFinished();
+        entry.Source = null;
+        CancellationTokenSource? timeoutSource = entry.TimeoutSource;
+        timeoutSource?.Dispose(); // the function is done with its token; this also stops the timer
+
+        bool succeeded = thrown is null && task!.IsCompletedSuccessfully;
+        if (!succeeded)
+        {
+            _ = task?.Exception; // observed here; the shared task carries it on
+            if (timeoutSource is { IsCancellationRequested: true })
+            {
+                // The function gave up because the timeout fired: report the timeout, not its cancellation.
+                OnTimeout(entry);
+                return;
+            }
+        }
+
+        if (Interlocked.CompareExchange(ref entry.State, TaskCacheEntry<TKey, TResult>.Finished, TaskCacheEntry<TKey, TResult>.Running)
+            != TaskCacheEntry<TKey, TResult>.Running)
+        {
+            return; // timed out first: the waiters have their TimeoutException and the key is free
+        }
+
+        if (succeeded)
+        {
+            TResult value = task!.Result;
+            long expiresAt;
+            try
+            {
+                expiresAt = ExpiryFor(entry.Key, value);
+            }
+#pragma warning disable CA1031 // A throwing selector fails the call: the callers see its exception.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Fail(entry, null, ex);
+                return;
+            }
+
+            Publish(entry, expiresAt);
+            entry.TrySetResult(value);
+            return;
+        }
+
+        Fail(entry, task, thrown);
+    }
+
+    private void Fail(TaskCacheEntry<TKey, TResult> entry, Task<TResult>? task, Exception? thrown)
+    {
+        // Decide the entry's fate before completing the task, so that a caller that reacts to the
+        // failure by calling again already starts a new call.
+        Publish(entry, _evictOnException ? TaskCacheEntry<TKey, TResult>.Dead : DefaultExpiry());
+
+        if (task is not null)
+        {
+            if (task.IsCanceled)
+            {
+                entry.TrySetCanceled(CancellationTokenOf(task));
+            }
+            else
+            {
+                entry.TrySetException(task.Exception!.InnerExceptions);
+            }
+        }
+        else if (thrown is OperationCanceledException canceled)
+        {
+            entry.TrySetCanceled(canceled.CancellationToken);
+        }
+        else
+        {
+            entry.TrySetException(thrown!);
+        }
+    }
+
+    private static CancellationToken CancellationTokenOf(Task<TResult> canceled)
+    {
+        try
+        {
+            canceled.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException ex)
+        {
+            return ex.CancellationToken;
+        }
+
+        return default;
+    }
+
+    private static void OnTimeout(TaskCacheEntry<TKey, TResult> entry)
+    {
+        if (Interlocked.CompareExchange(ref entry.State, TaskCacheEntry<TKey, TResult>.TimedOut, TaskCacheEntry<TKey, TResult>.Running)
+            != TaskCacheEntry<TKey, TResult>.Running)
+        {
+            return;
+        }
+
+        TaskCache<TKey, TResult> cache = entry.Owner;
+        cache.Publish(entry, TaskCacheEntry<TKey, TResult>.Dead); // frees the key before anyone learns of the timeout
+        entry.TrySetException(new TimeoutException($"The cached call did not complete within {cache._timeout}."));
+    }
+
+    /// <summary>Makes a completed entry visible with its expiry, or removes it when it must not be kept.</summary>
+    private void Publish(TaskCacheEntry<TKey, TResult> entry, long expiresAt)
+    {
+        Volatile.Write(ref entry.ExpiresAt, expiresAt);
+        if (expiresAt == TaskCacheEntry<TKey, TResult>.Dead)
+        {
+            _map.RemoveIfCurrent(entry.Key, entry);
+        }
+        else if (expiresAt != TaskCacheEntry<TKey, TResult>.Forever)
+        {
+            TrackExpiry(entry, expiresAt);
+        }
+    }
+
+    private void TrackExpiry(TaskCacheEntry<TKey, TResult> entry, long expiresAt)
+    {
+        TaskCacheEntry<TKey, TResult>? first = null;
+        TaskCacheEntry<TKey, TResult>? second = null;
+        long now = _clock.Now();
+        lock (_expirySync)
+        {
+            _expiry.Enqueue(entry, expiresAt);
+            for (int i = 0; i < ExpiredPerCompletion; i++)
+            {
+                if (!_expiry.TryPeek(out TaskCacheEntry<TKey, TResult>? oldest, out long at) || at > now)
+                {
+                    break;
+                }
+
+                _expiry.Dequeue();
+                if (i == 0)
+                {
+                    first = oldest;
+                }
+                else
+                {
+                    second = oldest;
+                }
+            }
+        }
+
+        // Removal is conditional: an entry already replaced, invalidated or evicted is left alone.
+        if (first is not null)
+        {
+            _map.RemoveIfCurrent(first.Key, first);
+        }
+
+        if (second is not null)
+        {
+            _map.RemoveIfCurrent(second.Key, second);
+        }
+    }
+
+    private long DefaultExpiry() => _timeToLive switch
+    {
+        KeepForever => TaskCacheEntry<TKey, TResult>.Forever,
+        0 => TaskCacheEntry<TKey, TResult>.Dead,
+        long ticks => _clock.Now() + ticks,
+    };
+
+    private long ExpiryFor(TKey key, TResult value)
+    {
+        if (_timeToLiveSelector?.Invoke(key, value) is not TimeSpan chosen)
+        {
+            return DefaultExpiry();
+        }
+
+        if (chosen == Timeout.InfiniteTimeSpan)
+        {
+            return TaskCacheEntry<TKey, TResult>.Forever;
+        }
+
+        if (chosen < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"TimeToLiveSelector returned {chosen} for key '{key}'; it must return null, TimeSpan.Zero, a positive duration or Timeout.InfiniteTimeSpan.");
+        }
+
+        return chosen == TimeSpan.Zero ? TaskCacheEntry<TKey, TResult>.Dead : _clock.Now() + _clock.ToTicks(chosen);
+    }
+
+    private long ToTicks(TimeSpan? timeToLive) => timeToLive switch
+    {
+        null => KeepForever,
+        TimeSpan ttl when ttl == Timeout.InfiniteTimeSpan => KeepForever,
+        TimeSpan ttl when ttl == TimeSpan.Zero => 0,
+        TimeSpan ttl => _clock.ToTicks(ttl),
+    };
+}

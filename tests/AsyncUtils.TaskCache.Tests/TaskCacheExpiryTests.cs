@@ -1,0 +1,200 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace AsyncUtils.TaskCache.Tests;
+
+public sealed class TaskCacheExpiryTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
+
+    private readonly FakeTimeProvider _time = new();
+
+    [Test]
+    public async Task The_time_to_live_counts_from_completion_not_from_the_start_of_the_call()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { TimeToLive = Ttl, TimeProvider = _time });
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        Task<int> Get() => cache.GetOrAddAsync("a", (_, _) => ++calls == 1 ? gate.Task : Task.FromResult(calls));
+
+        Task<int> first = Get();
+        _time.Advance(TimeSpan.FromSeconds(30)); // a long call: it does not expire while in flight
+        Assert.That(Get(), Is.SameAs(first));
+        gate.SetResult(1);
+        await first.WaitAsync(Bound);
+
+        _time.Advance(Ttl - TimeSpan.FromTicks(1));
+        Assert.That(Get(), Is.SameAs(first));
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.That(await Get().WaitAsync(Bound), Is.EqualTo(2));
+        Assert.That(calls, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Without_a_time_to_live_a_result_is_kept_until_invalidated()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { TimeProvider = _time });
+        int calls = 0;
+        await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound);
+        _time.Advance(TimeSpan.FromDays(3650));
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_zero_time_to_live_keeps_nothing_but_still_shares_calls_in_flight()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { TimeToLive = TimeSpan.Zero });
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+
+        Task<int> a = cache.GetOrAddAsync("a", (_, _) => { calls++; return gate.Task; });
+        Task<int> b = cache.GetOrAddAsync("a", (_, _) => { calls++; return gate.Task; });
+        gate.SetResult(1);
+        Assert.That(await b.WaitAsync(Bound), Is.EqualTo(1));
+        Assert.That(a, Is.SameAs(b));
+
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound), Is.EqualTo(2));
+        Assert.That(cache.Count, Is.Zero);
+    }
+
+    [Test]
+    public async Task The_selector_can_say_do_not_cache_this_result()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int>
+        {
+            TimeToLiveSelector = static (_, value) => value < 0 ? TimeSpan.Zero : null,
+        });
+        int next = -1;
+
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(next++)).WaitAsync(Bound), Is.EqualTo(-1));
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(next++)).WaitAsync(Bound), Is.EqualTo(0));
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(next++)).WaitAsync(Bound), Is.EqualTo(0));
+    }
+
+    [Test]
+    public async Task The_selector_can_give_a_result_its_own_time_to_live_or_keep_it_forever()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int>
+        {
+            TimeToLive = Ttl,
+            TimeProvider = _time,
+            TimeToLiveSelector = static (key, _) => key switch
+            {
+                "short" => TimeSpan.FromSeconds(1),
+                "forever" => Timeout.InfiniteTimeSpan,
+                _ => null,
+            },
+        });
+        int calls = 0;
+        Task<int> Get(string key) => cache.GetOrAddAsync(key, (_, _) => Task.FromResult(++calls));
+
+        int shortFirst = await Get("short").WaitAsync(Bound);
+        int foreverFirst = await Get("forever").WaitAsync(Bound);
+        int defaultFirst = await Get("default").WaitAsync(Bound);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.That(await Get("short").WaitAsync(Bound), Is.Not.EqualTo(shortFirst));
+        Assert.That(await Get("default").WaitAsync(Bound), Is.EqualTo(defaultFirst));
+
+        _time.Advance(TimeSpan.FromDays(1));
+        Assert.That(await Get("default").WaitAsync(Bound), Is.Not.EqualTo(defaultFirst));
+        Assert.That(await Get("forever").WaitAsync(Bound), Is.EqualTo(foreverFirst));
+    }
+
+    [Test]
+    public async Task A_selector_that_throws_fails_the_call_with_its_exception_and_nothing_is_cached()
+    {
+        var failure = new FormatException("selector");
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int>
+        {
+            TimeToLiveSelector = (_, value) => value == 1 ? throw failure : null,
+        });
+        int calls = 0;
+
+        var ex = await Assert.ThrowsAsync<FormatException>(async () => await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound));
+        Assert.That(ex, Is.SameAs(failure));
+        Assert.That(await cache.GetOrAddAsync("a", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task A_selector_that_returns_a_negative_duration_fails_the_call_with_InvalidOperationException()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int>
+        {
+            TimeToLiveSelector = static (_, _) => TimeSpan.FromSeconds(-1),
+        });
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(async () => await cache.GetOrAddAsync("a", static (_, _) => Task.FromResult(1)).WaitAsync(Bound));
+        Assert.That(ex!.Message, Does.Contain("TimeToLiveSelector"));
+        Assert.That(cache.Count, Is.Zero);
+    }
+
+    [Test]
+    public async Task Expired_entries_are_removed_by_later_completions_without_being_requested_again()
+    {
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { TimeToLive = Ttl, TimeProvider = _time });
+        for (int k = 0; k < 4; k++)
+        {
+            await cache.GetOrAddAsync(k, static (k, _) => Task.FromResult(k)).WaitAsync(Bound);
+        }
+
+        _time.Advance(Ttl);
+        Assert.That(cache.Count, Is.EqualTo(4));
+
+        await cache.GetOrAddAsync(100, static (k, _) => Task.FromResult(k)).WaitAsync(Bound); // removes two expired
+        Assert.That(cache.Count, Is.EqualTo(3));
+        await cache.GetOrAddAsync(101, static (k, _) => Task.FromResult(k)).WaitAsync(Bound); // and two more
+        Assert.That(cache.Count, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task With_a_maximum_size_the_least_recently_used_entry_is_evicted()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = 2 });
+        var calls = new Dictionary<string, int>();
+        Task<int> Get(string key) => cache.GetOrAddAsync(key, (k, _) =>
+        {
+            calls[k] = calls.GetValueOrDefault(k) + 1;
+            return Task.FromResult(calls[k]);
+        });
+
+        await Get("a").WaitAsync(Bound);
+        await Get("b").WaitAsync(Bound);
+        await Get("a").WaitAsync(Bound); // a is now the most recent
+        await Get("c").WaitAsync(Bound); // evicts b
+
+        Assert.That(cache.Count, Is.EqualTo(2));
+        Assert.That(await Get("a").WaitAsync(Bound), Is.EqualTo(1), "a was kept");
+        Assert.That(await Get("b").WaitAsync(Bound), Is.EqualTo(2), "b was evicted and called again");
+    }
+
+    [Test]
+    public async Task Maximum_size_and_time_to_live_work_together()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = 2, TimeToLive = Ttl, TimeProvider = _time });
+        int calls = 0;
+        Task<int> Get(string key) => cache.GetOrAddAsync(key, (_, _) => Task.FromResult(++calls));
+
+        int a = await Get("a").WaitAsync(Bound);
+        _time.Advance(Ttl);
+        Assert.That(await Get("a").WaitAsync(Bound), Is.Not.EqualTo(a));
+        await Get("b").WaitAsync(Bound);
+        await Get("c").WaitAsync(Bound);
+        Assert.That(cache.Count, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task An_entry_evicted_while_in_flight_still_completes_for_its_waiters_and_is_not_cached()
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = 1 });
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        Task<int> evicted = cache.GetOrAddAsync("a", (_, _) => gate.Task);
+        await cache.GetOrAddAsync("b", static (_, _) => Task.FromResult(2)).WaitAsync(Bound);
+        gate.SetResult(1);
+
+        Assert.That(await evicted.WaitAsync(Bound), Is.EqualTo(1));
+        Assert.That(await cache.GetOrAddAsync("b", static (_, _) => Task.FromResult(-1)).WaitAsync(Bound), Is.EqualTo(2));
+        Assert.That(await cache.GetOrAddAsync("a", static (_, _) => Task.FromResult(3)).WaitAsync(Bound), Is.EqualTo(3));
+    }
+}
