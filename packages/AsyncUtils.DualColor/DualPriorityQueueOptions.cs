@@ -1,0 +1,43 @@
+namespace AsyncUtils.DualColor;
+
+/// <summary>
+/// Settings for a <see cref="DualPriorityQueue{TElement, TPriority}"/>. The queue copies them
+/// when it is created; changing the object afterwards has no effect on it.
+/// </summary>
+/// <typeparam name="TElement">The element type.</typeparam>
+/// <typeparam name="TPriority">The priority type.</typeparam>
+public sealed class DualPriorityQueueOptions<TElement, TPriority>
+{
+    /// <summary>
+    /// The most items the queue holds, at least 1; <see langword="null"/> (the default) for an
+    /// unbounded queue. Items held by waiting putters are not counted.
+    /// </summary>
+    public int? Capacity { get; set; }
+
+    /// <summary>
+    /// What a put does when the bounded queue is full; <see cref="QueueFullMode.Wait"/> by default.
+    /// Any other mode requires a <see cref="Capacity"/>. <see cref="QueueFullMode.DropOldest"/>
+    /// drops the item that entered the queue first, whatever its priority; finding it costs O(n).
+    /// </summary>
+    public QueueFullMode FullMode { get; set; }
+
+    /// <summary>
+    /// Orders priorities: the smallest is taken first. <see cref="Comparer{T}.Default"/> when
+    /// <see langword="null"/>.
+    /// </summary>
+    public IComparer<TPriority>? Comparer { get; set; }
+
+    /// <summary>
+    /// Receives each element dropped by <see cref="QueueFullMode.DropOldest"/> or
+    /// <see cref="QueueFullMode.DropNewest"/>, with its priority. It runs on the putting thread
+    /// after the put has taken effect and outside the queue's lock. If it throws, the exception
+    /// propagates to the caller of the put, whose put has nevertheless taken effect.
+    /// </summary>
+    public Action<TElement, TPriority>? OnDropped { get; set; }
+
+    /// <summary>
+    /// The clock for the timeouts of blocking waits; <see cref="TimeProvider.System"/> when
+    /// <see langword="null"/>.
+    /// </summary>
+    public TimeProvider? TimeProvider { get; set; }
+}
