@@ -10,9 +10,10 @@ internal enum LoopWorkKind : byte
 }
 
 /// <summary>
-/// One piece of work given to a <see cref="ThreadedLoop"/>. While outstanding it sits in the
-/// loop's intrusive registry (<see cref="Previous"/>/<see cref="Next"/>, guarded by the loop's
-/// lock) so that the loop can count it, wait for it and, at shutdown, cancel what is left.
+/// One piece of work given to a <see cref="ThreadedLoop"/>, counted as outstanding until it
+/// settles. Asynchronous work, which can outlive the loop, also sits in the loop's intrusive
+/// registry (<see cref="Previous"/>/<see cref="Next"/>, guarded by the loop's lock) so that
+/// shutdown can cancel what is left; synchronous work always runs before the loop stops.
 /// </summary>
 internal abstract class LoopWork
 {
@@ -21,7 +22,11 @@ internal abstract class LoopWork
 
     internal LoopWork? Previous;
     internal LoopWork? Next;
-    internal bool Tracked;
+    internal bool InRegistry;
+    private int _settled;
+
+    /// <summary>The first caller (completion or abandonment) wins; the other does nothing.</summary>
+    internal bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
 
     /// <summary>Runs the work; called once, on the loop thread. Never throws.</summary>
     internal abstract void Execute();
@@ -186,6 +191,6 @@ internal sealed class LoopWork<TResult> : LoopWork
     private void Finish()
     {
         _linked?.Dispose();
-        _loop.Untrack(this);
+        _loop.Settle(this, mayBeAbandoned: _kind >= LoopWorkKind.AsyncAction);
     }
 }

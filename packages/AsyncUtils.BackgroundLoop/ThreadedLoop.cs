@@ -66,6 +66,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     private CancellationTokenSource _cancelAll = new();
     private LoopWork? _head;
     private int _outstanding;
+    private int _enqueuing;
     private int _state;
     private TaskCompletionSource? _idle;
     private List<Exception>? _unreported;
@@ -384,40 +385,24 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         }
     }
 
-    internal void Untrack(LoopWork work)
+    /// <summary>The work finished (or was abandoned): it stops counting as outstanding.</summary>
+    internal void Settle(LoopWork work, bool mayBeAbandoned)
     {
-        TaskCompletionSource? idle = null;
-        lock (_gate)
+        // Only asynchronous work can race with abandonment at shutdown; synchronous work settles once.
+        if (mayBeAbandoned)
         {
-            if (!work.Tracked)
+            if (!work.TrySettle())
             {
                 return;
             }
 
-            work.Tracked = false;
-            if (work.Previous is null)
+            lock (_gate)
             {
-                _head = work.Next;
-            }
-            else
-            {
-                work.Previous.Next = work.Next;
-            }
-
-            if (work.Next is not null)
-            {
-                work.Next.Previous = work.Previous;
-            }
-
-            work.Previous = work.Next = null;
-            if (--_outstanding == 0)
-            {
-                idle = _idle;
-                _idle = null;
+                Unlink(work);
             }
         }
 
-        idle?.TrySetResult();
+        FinishOne();
     }
 
     internal void ReportFault(Exception fault)
@@ -479,41 +464,99 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
 
     private LoopWork<TResult> Enqueue<TResult>(object function, LoopWorkKind kind, bool posted, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _state) != Running && !IsLoopThread)
+        // Counted before the state check, so a drain that starts meanwhile waits for this work;
+        // _enqueuing lets the stop wait until no accepted work is still on its way to the queue.
+        Interlocked.Increment(ref _enqueuing);
+        Interlocked.Increment(ref _outstanding);
+        try
         {
-            throw Disposed();
-        }
-
-        CancellationToken token = Volatile.Read(ref _cancelAll).Token;
-        CancellationTokenSource? linked = null;
-        if (cancellationToken.CanBeCanceled)
-        {
-            linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
-            token = linked.Token;
-        }
-
-        var work = new LoopWork<TResult>(this, function, kind, posted, linked, token);
-        lock (_gate)
-        {
-            if (_state != Running && !(_state == Draining && IsLoopThread))
+            int state = Volatile.Read(ref _state);
+            if (state != Running && !(state == Draining && IsLoopThread))
             {
-                linked?.Dispose();
+                FinishOne();
                 throw Disposed();
             }
 
-            work.Tracked = true;
-            work.Next = _head;
-            if (_head is not null)
+            CancellationToken token = Volatile.Read(ref _cancelAll).Token;
+            CancellationTokenSource? linked = null;
+            if (cancellationToken.CanBeCanceled)
             {
-                _head.Previous = work;
+                linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
+                token = linked.Token;
             }
 
-            _head = work;
-            _outstanding++;
+            var work = new LoopWork<TResult>(this, function, kind, posted, linked, token);
+            if (kind >= LoopWorkKind.AsyncAction)
+            {
+                // Asynchronous work can outlive the loop; the registry lets shutdown cancel it.
+                lock (_gate)
+                {
+                    work.InRegistry = true;
+                    work.Next = _head;
+                    if (_head is not null)
+                    {
+                        _head.Previous = work;
+                    }
+
+                    _head = work;
+                }
+            }
+
+            new Task(LoopWork.ExecuteCallback, work).Start(_scheduler);
+            return work;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _enqueuing);
+        }
+    }
+
+    private void Unlink(LoopWork work)
+    {
+        if (!work.InRegistry)
+        {
+            return;
         }
 
-        new Task(LoopWork.ExecuteCallback, work).Start(_scheduler);
-        return work;
+        work.InRegistry = false;
+        if (work.Previous is null)
+        {
+            _head = work.Next;
+        }
+        else
+        {
+            work.Previous.Next = work.Next;
+        }
+
+        if (work.Next is not null)
+        {
+            work.Next.Previous = work.Previous;
+        }
+
+        work.Previous = work.Next = null;
+    }
+
+    private void FinishOne()
+    {
+        if (Interlocked.Decrement(ref _outstanding) == 0 && Volatile.Read(ref _idle) is not null)
+        {
+            SignalIdle();
+        }
+    }
+
+    private void SignalIdle()
+    {
+        TaskCompletionSource? idle = null;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _outstanding) == 0)
+            {
+                idle = _idle;
+                _idle = null;
+            }
+        }
+
+        idle?.TrySetResult();
     }
 
     private ObjectDisposedException Disposed() => new(nameof(ThreadedLoop), $"The loop '{Name}' is disposed or being disposed; it accepts no new work.");
@@ -560,15 +603,23 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
 
     private async Task<bool> WaitIdleAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _outstanding) == 0)
+        {
+            return true;
+        }
+
         Task idle;
         lock (_gate)
         {
-            if (_outstanding == 0)
-            {
-                return true;
-            }
-
             idle = (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        // The waiter is published before the count is read again (full fence), and the last
+        // finisher decrements before reading the waiter: one of the two sees the other.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _outstanding) == 0)
+        {
+            SignalIdle();
         }
 
         try
@@ -619,35 +670,35 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
             await WaitIdleAsync(_gracePeriod, CancellationToken.None).ConfigureAwait(false);
         }
 
+        // No accepted work may reach the queue after the stop signal.
+        SpinWait.SpinUntil(() => Volatile.Read(ref _enqueuing) == 0);
+
         // Everything queued before the signal still runs; then Execute throws it and the thread leaves.
         _context.SynchronizationContext.Post(static state => throw (OperationCanceledException)state!, _stopSignal);
         await _exited.Task.ConfigureAwait(false);
         _thread.Join();
 
+        // What is left is asynchronous work whose continuations can no longer run: cancel its tasks.
         LoopWork? left;
-        TaskCompletionSource? idle;
         lock (_gate)
         {
             left = _head;
             _head = null;
-            _outstanding = 0;
-            idle = _idle;
-            _idle = null;
-            for (LoopWork? work = left; work is not null; work = work.Next)
-            {
-                work.Tracked = false;
-            }
         }
 
         while (left is not null)
         {
             LoopWork next = left.Next!;
+            left.InRegistry = false;
             left.Previous = left.Next = null;
-            left.Abandon();
+            if (left.TrySettle())
+            {
+                left.Abandon();
+                FinishOne();
+            }
+
             left = next;
         }
-
-        idle?.TrySetResult();
 
         Exception? faults = null;
         lock (_gate)
