@@ -15,6 +15,10 @@ namespace AsyncUtils.GenTransform;
 /// </remarks>
 internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource<bool>
 {
+    // Spins before the source thread blocks; with SpinWait's back-off this is some tens of
+    // microseconds at most, and it yields to other threads rather than starving them.
+    private const int SpinLimit = 30;
+
     private readonly object _gate = new();
     private readonly Func<ThreadedSourceContext, object, IEnumerable<T>> _factory;
     private readonly object _factoryState;
@@ -332,9 +336,23 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         Finish(stepError, cleanupError);
     }
 
-    /// <summary>Blocks (no spinning) until the source may produce one more item; false when it must stop.</summary>
+    /// <summary>
+    /// Waits until the source may produce one more item; false when it must stop. The consumer's
+    /// next request usually follows within microseconds, so the thread first spins briefly (bounded,
+    /// yielding, as <see cref="ManualResetEventSlim"/> does) and only then blocks on the monitor,
+    /// which costs no CPU however long the consumer stays away.
+    /// </summary>
     private bool WaitForDemand()
     {
+        if (Volatile.Read(ref _demand) == 0)
+        {
+            var spinner = default(SpinWait);
+            for (int i = 0; i < SpinLimit && Volatile.Read(ref _demand) < _wakeThreshold && !Volatile.Read(ref _stopRequested); i++)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+
         lock (_gate)
         {
             while (_demand == 0 && !_stopRequested)

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace AsyncUtils.Waterfall;
 
 /// <summary>
@@ -25,9 +23,11 @@ namespace AsyncUtils.Waterfall;
 /// <b>Concurrency.</b> Callbacks run on the thread pool, never on the thread that called
 /// <see cref="Put"/>, so collecting the next batch goes on while earlier ones run. Without a cap,
 /// several batches may run at once; with <see cref="WaterfallOptions.MaxConcurrentBatches"/> the
-/// extra batches wait in order. <see cref="Put"/> never waits for a callback: it takes a short
-/// lock, and it does not allocate except for one array per batch. If callbacks are slower than
-/// producers, waiting batches accumulate in memory (there is no backpressure, as in the seed).
+/// extra batches wait in order. <see cref="Put"/> never waits for a callback and takes no lock in
+/// the common case: it claims a slot in the batch being collected with one atomic increment.
+/// Once per batch (its first item and the item that fills it) it takes a short lock, and it
+/// allocates only the next batch's storage. If callbacks are slower than producers, waiting
+/// batches accumulate in memory (there is no backpressure, as in the seed).
 /// </para>
 /// <para>
 /// <b>Failures.</b> A callback that throws is reported through <see cref="CallbackFailed"/> and
@@ -75,13 +75,14 @@ public sealed class Waterfall<T> : IAsyncDisposable
     private readonly Queue<ReadyBatch> _ready = new();
     private readonly WorkerStarter _workerStarter;
 
+    // The segment accepting items, or null when none does (before Start, after Stop, and after a
+    // time flush until the next Put). Invariant: it is never a dispatched segment.
+    private volatile Segment? _segment;
+
     // Guarded by _gate.
     private int _state;
     private bool _disposed;
     private ITimer? _timer;
-    private T[]? _current;
-    private int _count;
-    private long _firstItemTimestamp;
     private int _running;
     private Task? _stopTask;
     private TaskCompletionSource? _stopCompletion;
@@ -163,8 +164,8 @@ public sealed class Waterfall<T> : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adds an item to the batch being collected; if that fills it, the batch is dispatched. Takes a
-    /// short lock and never waits for a callback.
+    /// Adds an item to the batch being collected; if that fills it, the batch is dispatched. Lock-free
+    /// except once per batch, and never waits for a callback.
     /// </summary>
     /// <param name="item">The item.</param>
     /// <exception cref="InvalidOperationException">The waterfall is not running: not yet started, or stopping or stopped.</exception>
@@ -185,45 +186,9 @@ public sealed class Waterfall<T> : IAsyncDisposable
     /// <returns><see langword="true"/> when the item was accepted and will be delivered.</returns>
     public bool TryPut(T item)
     {
-        T[] full;
-        lock (_gate)
-        {
-            if (_state != Running)
-            {
-                return false;
-            }
-
-            T[] batch = _current ??= new T[_maxBatchSize];
-            int count = _count;
-            batch[count++] = item;
-            if (count < _maxBatchSize)
-            {
-                _count = count;
-                if (count == 1)
-                {
-                    _firstItemTimestamp = _timeProvider.GetTimestamp();
-                    _timer!.Change(_maxWait, Timeout.InfiniteTimeSpan);
-                }
-
-                return true;
-            }
-
-            if (count > 1)
-            {
-                _timer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            }
-
-            full = batch;
-            _current = null;
-            _count = 0;
-            if (!EnqueueLocked(full, WaterfallFlushReason.Count))
-            {
-                return true;
-            }
-        }
-
-        StartWorker();
-        return true;
+        // Fast path, no lock: claim a slot in the current segment with one atomic increment.
+        Segment? segment = _segment;
+        return (segment is not null && TryAppend(segment, item)) || PutSlow(item);
     }
 
     /// <summary>
@@ -260,9 +225,9 @@ public sealed class Waterfall<T> : IAsyncDisposable
                     _state = Stopping;
                     timer = _timer;
                     _timer = null;
-                    if (_count > 0)
+                    if (_segment is { } segment)
                     {
-                        startWorker = EnqueueLocked(TakePartialBatchLocked(), WaterfallFlushReason.Stop);
+                        startWorker = RotateLocked(segment, WaterfallFlushReason.Stop);
                     }
 
                     if (_running == 0)
@@ -343,16 +308,113 @@ public sealed class Waterfall<T> : IAsyncDisposable
         }
     }
 
-    private void OnMaxWait()
+    /// <summary>
+    /// Appends to <paramref name="segment"/> if it has a free slot. A writer claims a slot with one
+    /// atomic increment, stores its item and publishes the slot; the worker that runs the batch
+    /// waits for every claimed slot to be published. A segment that is sealed (by a time flush or
+    /// a stop) has its reservation count pushed far past its capacity, so late claims fail.
+    /// </summary>
+    private bool TryAppend(Segment segment, T item)
+    {
+        int slot = Interlocked.Increment(ref segment.Reserved) - 1;
+        if ((uint)slot >= (uint)_maxBatchSize)
+        {
+            return false;
+        }
+
+        segment.Items[slot] = item;
+        Volatile.Write(ref segment.Published[slot], 1);
+        if (slot == _maxBatchSize - 1)
+        {
+            OnSegmentFull(segment);
+        }
+        else if (slot == 0)
+        {
+            OnFirstItem(segment);
+        }
+
+        return true;
+    }
+
+    private bool PutSlow(T item)
+    {
+        while (true)
+        {
+            bool startWorker = false;
+            Segment? segment;
+            lock (_gate)
+            {
+                if (_state != Running)
+                {
+                    return false;
+                }
+
+                segment = _segment;
+                if (segment is null)
+                {
+                    _segment = segment = new Segment(_maxBatchSize);
+                }
+                else if (Volatile.Read(ref segment.Reserved) >= _maxBatchSize)
+                {
+                    // Full, but its last writer has not dispatched it yet: dispatch it here, so
+                    // that a segment leaves _segment only once it is queued.
+                    startWorker = RotateLocked(segment, WaterfallFlushReason.Count);
+                    segment = _segment;
+                }
+            }
+
+            if (startWorker)
+            {
+                StartWorker();
+            }
+
+            if (segment is not null && TryAppend(segment, item))
+            {
+                return true;
+            }
+        }
+    }
+
+    private void OnFirstItem(Segment segment)
     {
         lock (_gate)
         {
-            if (_state != Running || _count == 0)
+            if (segment.Dispatched)
             {
                 return;
             }
 
-            TimeSpan remaining = _maxWait - _timeProvider.GetElapsedTime(_firstItemTimestamp);
+            segment.FirstTimestamp = _timeProvider.GetTimestamp();
+            segment.TimerArmed = true;
+            _timer!.Change(_maxWait, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnSegmentFull(Segment segment)
+    {
+        bool startWorker;
+        lock (_gate)
+        {
+            startWorker = !segment.Dispatched && RotateLocked(segment, WaterfallFlushReason.Count);
+        }
+
+        if (startWorker)
+        {
+            StartWorker();
+        }
+    }
+
+    private void OnMaxWait()
+    {
+        lock (_gate)
+        {
+            Segment? segment = _segment;
+            if (_state != Running || segment is not { TimerArmed: true, Dispatched: false })
+            {
+                return;
+            }
+
+            TimeSpan remaining = _maxWait - _timeProvider.GetElapsedTime(segment.FirstTimestamp);
             if (remaining >= DueTolerance)
             {
                 // A tick meant for an earlier batch that raced with this batch's first item.
@@ -360,7 +422,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
                 return;
             }
 
-            if (!EnqueueLocked(TakePartialBatchLocked(), WaterfallFlushReason.Time))
+            if (!RotateLocked(segment, WaterfallFlushReason.Time))
             {
                 return;
             }
@@ -369,25 +431,34 @@ public sealed class Waterfall<T> : IAsyncDisposable
         StartWorker();
     }
 
-    private T[] TakePartialBatchLocked()
+    /// <summary>
+    /// Seals <paramref name="segment"/> (the current one, not yet dispatched), queues what it holds
+    /// as a batch, and replaces it: with a fresh segment after a count flush while running, with
+    /// none otherwise. Returns whether the caller must start a worker (after releasing the lock).
+    /// </summary>
+    private bool RotateLocked(Segment segment, WaterfallFlushReason reason)
     {
-        T[] current = _current!;
-        int count = _count;
-        T[] batch = current.AsSpan(0, count).ToArray();
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+        int claimed = Interlocked.Exchange(ref segment.Reserved, Segment.SealedMark);
+        int count = Math.Min(claimed, _maxBatchSize);
+        segment.Dispatched = true;
+        if (segment.TimerArmed && _timer is not null)
         {
-            Array.Clear(current, 0, count);
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
-        _count = 0;
-        return batch;
-    }
+        _segment = reason == WaterfallFlushReason.Count && _state == Running ? new Segment(_maxBatchSize) : null;
+        if (count == 0)
+        {
+            return false; // never an empty batch
+        }
 
-    /// <summary>Queues a formed batch; returns whether the caller must start a worker for it (after releasing the lock).</summary>
-    private bool EnqueueLocked(T[] batch, WaterfallFlushReason reason)
-    {
-        _ready.Enqueue(new ReadyBatch(batch, reason));
-        _itemsBatched += batch.Length;
+        if (count == _maxBatchSize)
+        {
+            reason = WaterfallFlushReason.Count; // it filled up before the time or stop flush sealed it
+        }
+
+        _ready.Enqueue(new ReadyBatch(segment, count, reason));
+        _itemsBatched += count;
         switch (reason)
         {
             case WaterfallFlushReason.Count:
@@ -449,7 +520,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
                 }
             }
 
-            if (batch.Items is null)
+            if (batch.Segment is null)
             {
                 finalizeTimer?.Dispose();
                 stopCompletion?.TrySetResult();
@@ -458,41 +529,42 @@ public sealed class Waterfall<T> : IAsyncDisposable
 
             ranOne = true;
             failed = false;
-            RecordDispatch(batch);
+            T[] items = batch.TakeItems(_maxBatchSize);
+            RecordDispatch(batch.Reason, items.Length);
             try
             {
-                await _callback(batch.Items, _callbackCancellation.Token).ConfigureAwait(false);
+                await _callback(items, _callbackCancellation.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 failed = true;
-                ReportFailure(batch, ex);
+                ReportFailure(items, batch.Reason, ex);
             }
         }
     }
 
-    private void RecordDispatch(ReadyBatch batch)
+    private void RecordDispatch(WaterfallFlushReason flushReason, int size)
     {
         if (!WaterfallMetrics.Batches.Enabled && !WaterfallMetrics.BatchSize.Enabled)
         {
             return;
         }
 
-        var reason = new KeyValuePair<string, object?>(WaterfallMetrics.ReasonTag, WaterfallMetrics.ReasonName(batch.Reason));
+        var reason = new KeyValuePair<string, object?>(WaterfallMetrics.ReasonTag, WaterfallMetrics.ReasonName(flushReason));
         if (_name is null)
         {
             WaterfallMetrics.Batches.Add(1, reason);
-            WaterfallMetrics.BatchSize.Record(batch.Items.Length, reason);
+            WaterfallMetrics.BatchSize.Record(size, reason);
         }
         else
         {
             var name = new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name);
             WaterfallMetrics.Batches.Add(1, reason, name);
-            WaterfallMetrics.BatchSize.Record(batch.Items.Length, reason, name);
+            WaterfallMetrics.BatchSize.Record(size, reason, name);
         }
     }
 
-    private void ReportFailure(ReadyBatch batch, Exception exception)
+    private void ReportFailure(T[] items, WaterfallFlushReason reason, Exception exception)
     {
         if (WaterfallMetrics.Failures.Enabled)
         {
@@ -514,7 +586,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
 
         try
         {
-            handler(this, new WaterfallCallbackFailedEventArgs<T>(batch.Items, batch.Reason, exception));
+            handler(this, new WaterfallCallbackFailedEventArgs<T>(items, reason, exception));
         }
 #pragma warning disable CA1031 // A faulty handler must not stop the delivery of later batches; documented on the event.
         catch (Exception)
@@ -536,7 +608,48 @@ public sealed class Waterfall<T> : IAsyncDisposable
         }
     }
 
-    private readonly record struct ReadyBatch(T[] Items, WaterfallFlushReason Reason);
+    /// <summary>
+    /// One batch being collected: writers claim slots with <see cref="Reserved"/> and publish them
+    /// in <see cref="Published"/>. The other fields are guarded by the waterfall's lock.
+    /// </summary>
+    private sealed class Segment(int capacity)
+    {
+        /// <summary>Pushed into <see cref="Reserved"/> when sealed, so that later claims fail without overflowing.</summary>
+        public const int SealedMark = int.MaxValue / 2;
+
+        public readonly T[] Items = new T[capacity];
+        public readonly int[] Published = new int[capacity];
+        public int Reserved;
+        public long FirstTimestamp;
+        public bool TimerArmed;
+        public bool Dispatched;
+    }
+
+    private readonly record struct ReadyBatch(Segment Segment, int Count, WaterfallFlushReason Reason)
+    {
+        /// <summary>
+        /// Waits for every claimed slot to be published (a writer between its claim and its store
+        /// is a few instructions from done) and returns the batch: the segment's own array when
+        /// full, an exact copy otherwise.
+        /// </summary>
+        public T[] TakeItems(int capacity)
+        {
+            int[] published = Segment.Published;
+            for (int i = 0; i < Count; i++)
+            {
+                if (Volatile.Read(ref published[i]) == 0)
+                {
+                    var spinner = default(SpinWait);
+                    while (Volatile.Read(ref published[i]) == 0)
+                    {
+                        spinner.SpinOnce();
+                    }
+                }
+            }
+
+            return Count == capacity ? Segment.Items : Segment.Items.AsSpan(0, Count).ToArray();
+        }
+    }
 
     /// <summary>One reusable thread-pool work item per waterfall, so that starting a worker allocates nothing.</summary>
     private sealed class WorkerStarter(Waterfall<T> owner) : IThreadPoolWorkItem

@@ -16,8 +16,16 @@ internal sealed class BatchRecorder<T> : IDisposable
     public ValueTask Callback(IReadOnlyList<T> batch, CancellationToken cancellationToken)
     {
         Batches.Enqueue(batch);
-        _delivered.Release();
-        return Inner?.Invoke(batch, cancellationToken) ?? ValueTask.CompletedTask;
+        try
+        {
+            // The inner callback's synchronous part runs before the batch counts as delivered,
+            // so a test that waited for a delivery also sees what the callback did first.
+            return Inner?.Invoke(batch, cancellationToken) ?? ValueTask.CompletedTask;
+        }
+        finally
+        {
+            _delivered.Release();
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> more batches have been delivered since the last wait.</summary>

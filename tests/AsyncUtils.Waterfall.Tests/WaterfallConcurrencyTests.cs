@@ -96,6 +96,47 @@ public sealed class WaterfallConcurrencyTests
     }
 
     [Test]
+    public async Task Tiny_batches_under_contention_rotate_correctly_for_reference_items()
+    {
+        // Batches of 3 make nearly every put race a batch hand-over (the filling writer, a writer
+        // that finds the batch full, and the 1 ms timer may all try to dispatch it).
+        const int threads = 4;
+        const int puts = 50_000;
+        var seen = new ConcurrentDictionary<string, int>();
+        int badBatches = 0;
+        var waterfall = new Waterfall<string>((batch, _) =>
+        {
+            if (batch.Count is 0 or > 3 || batch.Any(item => item is null))
+            {
+                Interlocked.Increment(ref badBatches);
+            }
+
+            foreach (string item in batch)
+            {
+                seen.AddOrUpdate(item, 1, (_, n) => n + 1);
+            }
+
+            return ValueTask.CompletedTask;
+        }, new WaterfallOptions { MaxBatchSize = 3, MaxWait = TimeSpan.FromMilliseconds(1), MaxConcurrentBatches = 2 });
+        waterfall.Start();
+
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            for (int i = 0; i < puts; i++)
+            {
+                waterfall.Put($"{t}:{i}");
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => Assert.That(w.Join(Bound), Is.True));
+        await waterfall.StopAsync().WaitAsync(Bound);
+
+        Assert.That(badBatches, Is.Zero, "no empty, oversized or torn batch");
+        Assert.That(seen, Has.Count.EqualTo(threads * puts));
+        Assert.That(seen.Values.All(n => n == 1), Is.True, "every item delivered exactly once");
+    }
+
+    [Test]
     public async Task Puts_racing_a_stop_are_either_refused_or_delivered_never_lost()
     {
         for (int round = 0; round < 20; round++)

@@ -267,17 +267,23 @@ public sealed class WaterfallTests
             },
         };
         await using var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 2));
-        waterfall.Start();
-        for (int i = 0; i < 10; i++)
+        try
         {
-            waterfall.Put(i); // never waits for the blocked callbacks
+            waterfall.Start();
+            for (int i = 0; i < 10; i++)
+            {
+                waterfall.Put(i); // never waits for the blocked callbacks
+            }
+
+            await recorder.WaitForAsync(2);
+            Assert.That(waterfall.GetStatistics().BatchesByCount, Is.EqualTo(5), "all five batches were formed while two ran");
+            Assert.That(Volatile.Read(ref running), Is.EqualTo(2));
+        }
+        finally
+        {
+            gate.TrySetResult(); // also when an assertion failed, so that disposal can finish
         }
 
-        await recorder.WaitForAsync(2);
-        Assert.That(waterfall.GetStatistics().BatchesByCount, Is.EqualTo(5), "all five batches were formed while two ran");
-        Assert.That(Volatile.Read(ref running), Is.EqualTo(2));
-
-        gate.SetResult();
         await recorder.WaitForAsync(3);
         await waterfall.StopAsync().WaitAsync(Bound);
         Assert.That(maxRunning, Is.EqualTo(2));
@@ -290,12 +296,19 @@ public sealed class WaterfallTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var recorder = new BatchRecorder<int> { Inner = async (batch, _) => { if (batch[0] == 0) { await gate.Task; } } };
         await using var waterfall = new Waterfall<int>(recorder.Callback, Options(1));
-        waterfall.Start();
-        waterfall.Put(0);
-        waterfall.Put(1);
-        waterfall.Put(2);
-        await recorder.WaitForAsync(3); // batches 1 and 2 were delivered while batch 0 was still running
-        gate.SetResult();
+        try
+        {
+            waterfall.Start();
+            waterfall.Put(0);
+            waterfall.Put(1);
+            waterfall.Put(2);
+            await recorder.WaitForAsync(3); // batches 1 and 2 were delivered while batch 0 was still running
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
         await waterfall.StopAsync().WaitAsync(Bound);
         Assert.That(waterfall.GetStatistics().BatchesCompleted, Is.EqualTo(3));
     }
