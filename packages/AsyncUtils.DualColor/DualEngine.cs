@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 
 namespace AsyncUtils.DualColor;
 
@@ -686,6 +687,7 @@ internal sealed class DualEngine<T, TOut, TStore>
     {
         bool signaled;
         bool canceled = false;
+        ExceptionDispatchInfo? interrupt = null;
         TimeoutTimer<TValue>? timer = null;
         try
         {
@@ -704,19 +706,55 @@ internal sealed class DualEngine<T, TOut, TStore>
             signaled = false;
             canceled = true;
         }
+        catch (ThreadInterruptedException e)
+        {
+            signaled = false;
+            interrupt = ExceptionDispatchInfo.Capture(e);
+        }
         finally
         {
             timer?.Dispose();
         }
 
-        if (!signaled && !list.TryRemove(waiter, canceled ? WaitStatus.Canceled : WaitStatus.TimedOut))
+        bool interrupted = false;
+        if (interrupt is not null && list.TryRemove(waiter, WaitStatus.Canceled))
+        {
+            // Interrupted before anything was handed over: leave the line and let it propagate.
+            waiter.Return();
+            interrupt.Throw();
+        }
+
+        if (!signaled && (interrupt is not null || !list.TryRemove(waiter, canceled ? WaitStatus.Canceled : WaitStatus.TimedOut)))
         {
             // Someone else removed the waiter first (a grant, completion, or the clock's timeout)
-            // and is about to wake it: that outcome stands, so a granted item is never lost.
-            waiter.WaitForSignal();
+            // and is about to wake it: that outcome stands, so a granted item is never lost. An
+            // interrupt that came just then is raised again for the thread's next blocking call.
+            interrupted = WaitForSignalUninterrupted(waiter) || interrupt is not null;
+        }
+
+        if (interrupted)
+        {
+            Thread.CurrentThread.Interrupt();
         }
 
         return waiter.Status;
+    }
+
+    private static bool WaitForSignalUninterrupted<TValue>(BlockingWaiter<TValue> waiter)
+    {
+        bool interrupted = false;
+        while (true)
+        {
+            try
+            {
+                waiter.WaitForSignal();
+                return interrupted;
+            }
+            catch (ThreadInterruptedException)
+            {
+                interrupted = true;
+            }
+        }
     }
 
     private struct AfterPut

@@ -144,8 +144,10 @@ public sealed class CancellationTests
                 int x;
                 try
                 {
-                    // The timeout is real time on purpose: it races with the put (1 ms, bounded).
-                    got = q.TryTake(out x, TimeSpan.FromMilliseconds(i % 3), tokens[i].Token);
+                    // The timeout is real time on purpose: it races with the put (0-2 ms). Every
+                    // fifth round nothing cancels and the wait is long, so the item must arrive.
+                    TimeSpan timeout = i % 5 == 4 ? TestHelpers.Bound : TimeSpan.FromMilliseconds(i % 3);
+                    got = q.TryTake(out x, timeout, tokens[i].Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -173,7 +175,11 @@ public sealed class CancellationTests
             for (int i = 0; i < rounds; i++)
             {
                 barrier.SignalAndWait();
-                if (i % 2 == 0)
+                if (i % 5 == 4)
+                {
+                    q.Put(i);
+                }
+                else if (i % 2 == 0)
                 {
                     q.Put(i);
                     tokens[i].Cancel();
@@ -195,7 +201,7 @@ public sealed class CancellationTests
 
         Assert.That(lost, Is.Zero);
         Assert.That(q.Count, Is.Zero);
-        Assert.That(received, Is.GreaterThan(0));
+        Assert.That(received, Is.GreaterThanOrEqualTo(rounds / 5), "the uncancelled rounds all received");
     }
 
     [Test]
@@ -209,7 +215,7 @@ public sealed class CancellationTests
             using var cts = new CancellationTokenSource();
             ValueTask put = q.PutAsync(i, cts.Token);
             Task taker = Task.Run(() => q.Take());
-            Task cancelling = Task.Run(cts.Cancel);
+            Task cancelling = i % 5 == 4 ? Task.CompletedTask : Task.Run(cts.Cancel); // every fifth round must go in
             await Task.WhenAll(taker, cancelling).Bounded();
             bool went;
             try
@@ -233,6 +239,33 @@ public sealed class CancellationTests
             Assert.That(q.Count, Is.Zero);
         }
 
-        Assert.That(inQueue, Is.GreaterThan(0));
+        Assert.That(inQueue, Is.GreaterThanOrEqualTo(2000 / 5));
+    }
+
+    [Test]
+    public async Task An_interrupted_blocking_taker_leaves_the_line_and_takes_nothing()
+    {
+        var q = new DualQueue<int>();
+        Exception? caught = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                q.Take();
+            }
+            catch (ThreadInterruptedException e)
+            {
+                caught = e;
+            }
+        })
+        { IsBackground = true };
+        thread.Start();
+        TestHelpers.WaitUntil(() => q.WaitingTakers == 1, "the taker blocks");
+        thread.Interrupt();
+        Assert.That(thread.Join(TestHelpers.Bound), Is.True);
+        Assert.That(caught, Is.TypeOf<ThreadInterruptedException>());
+        Assert.That(q.WaitingTakers, Is.Zero);
+        await q.PutAsync(1);
+        Assert.That(q.Count, Is.EqualTo(1));
     }
 }

@@ -55,7 +55,7 @@ public sealed class LinearizabilityTests
                 equal: (a, m) => a.Matches(m),
                 printActual: a => a.ToString(),
                 printModel: m => m.ToString(),
-                iter: 300);
+                iter: 150);
     }
 
     [TestCase(Kind.Fifo)]
@@ -89,7 +89,7 @@ public sealed class LinearizabilityTests
                 equal: (a, m) => a.Matches(m),
                 printActual: a => a.ToString(),
                 printModel: m => m.ToString(),
-                iter: 300);
+                iter: 150);
     }
 
     /// <summary>One of the three queues behind one interface, with a log of results and drops.</summary>
