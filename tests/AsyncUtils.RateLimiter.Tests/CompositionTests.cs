@@ -6,6 +6,8 @@ using static AsyncUtils.RateLimiter.Tests.TestClock;
 
 namespace AsyncUtils.RateLimiter.Tests;
 
+// Each test gets its own fake clock.
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class CompositionTests
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);

@@ -4,6 +4,8 @@ using static AsyncUtils.RateLimiter.Tests.TestClock;
 
 namespace AsyncUtils.RateLimiter.Tests;
 
+// Each test gets its own fake clock.
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class SlidingLogRateLimiterTests
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
