@@ -161,10 +161,14 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     /// <returns>A task that completes when no call is running.</returns>
     public async Task CancelAndShutdownAsync()
     {
+        _closed = true;
+
+        // Cancel first, so that a Map lane whose wait for a slot is rejected below sees its token
+        // cancelled and ends quietly.
+        await _shutdown.CancelAsync().ConfigureAwait(false);
         List<SlotWaiter> dropped;
         lock (_gate)
         {
-            _closed = true;
             dropped = [.. _waiters];
             _waiters.Clear();
         }
@@ -174,7 +178,6 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
             waiter.Reject();
         }
 
-        await _shutdown.CancelAsync().ConfigureAwait(false);
         await WaitIdleAsync().ConfigureAwait(false);
     }
 

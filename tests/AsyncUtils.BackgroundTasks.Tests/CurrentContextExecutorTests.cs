@@ -329,6 +329,38 @@ public sealed class CurrentContextExecutorTests
     }
 
     [Test]
+    public async Task A_cancelling_shutdown_during_a_Map_cancels_its_calls_and_ends_the_iteration()
+    {
+        var executor = new CurrentContextExecutor(2);
+        var submittedRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task blocker = executor.Submit(async ct => { submittedRunning.SetResult(); await Task.Delay(Timeout.Infinite, ct); });
+        await submittedRunning.Task.WaitAsync(Bound);
+        var results = new List<MapResult<int, int>>();
+        Task? shutdown = null;
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () =>
+        {
+            await foreach (MapResult<int, int> r in executor.Map(Enumerable.Range(0, 1_000), async (x, ct) =>
+            {
+                if (x == 0)
+                {
+                    shutdown = executor.CancelAndShutdownAsync();
+                }
+
+                await Task.Delay(Timeout.Infinite, ct);
+                return x;
+            }))
+            {
+                results.Add(r);
+            }
+        });
+
+        await shutdown!.WaitAsync(Bound);
+        Assert.That(blocker.IsCanceled, Is.True);
+        Assert.That(results, Has.Count.LessThanOrEqualTo(2).And.All.Matches<MapResult<int, int>>(r => r.Exception is OperationCanceledException));
+        Assert.That(executor.OutstandingCount, Is.Zero);
+    }
+
+    [Test]
     public async Task A_large_Map_with_a_small_cap_delivers_every_item_exactly_once()
     {
         await using var executor = new CurrentContextExecutor(8);
