@@ -47,7 +47,10 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
     private bool _disposed;
     private TaskCompletionSource? _cleanupDone;
 
+    // Consumer side only (one consumer at a time, as for any enumerator).
     private T _current = default!;
+    private Queue<T>? _local;
+    private int _uncredited;
 
     internal ThreadedEnumerator(
         Func<ThreadedSourceContext, object, IEnumerable<T>> factory,
@@ -80,6 +83,20 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
 
     public ValueTask<bool> MoveNextAsync()
     {
+        // Fast path, no lock: items the consumer already took from the shared buffer in bulk.
+        // Requests served here are credited to the source in batches (see CreditRequests), which
+        // only ever makes the source see fewer requests than were made: never less lazy.
+        if (_local is { Count: > 0 } local && !_disposed && !Volatile.Read(ref _consumerCancelled))
+        {
+            _current = local.Dequeue();
+            if (++_uncredited >= _wakeThreshold)
+            {
+                CreditRequests();
+            }
+
+            return new ValueTask<bool>(true);
+        }
+
         bool startThread = false;
         lock (_gate)
         {
@@ -94,10 +111,15 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
                 return ValueTask.FromCanceled<bool>(_consumerToken);
             }
 
-            if (_buffer is { Count: > 0 })
+            _demand += _uncredited + 1;
+            _uncredited = 0;
+            if (_buffer is { Count: > 0 } buffered)
             {
-                _current = _buffer.Dequeue();
-                _demand++;
+                // Take everything buffered at once (the local queue is empty here, so it becomes
+                // the shared buffer); the next calls are served without the lock.
+                _buffer = _local;
+                _local = buffered;
+                _current = buffered.Dequeue();
                 WakeProducerIfDueLocked();
                 return new ValueTask<bool>(true);
             }
@@ -108,7 +130,6 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
                 return _sourceError is null ? new ValueTask<bool>(false) : ValueTask.FromException<bool>(_sourceError);
             }
 
-            _demand++;
             _consumerWaiting = true;
             _pending.Reset();
             if (!_started)
@@ -128,6 +149,16 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         }
 
         return new ValueTask<bool>(this, _pending.Version);
+    }
+
+    private void CreditRequests()
+    {
+        lock (_gate)
+        {
+            _demand += _uncredited;
+            _uncredited = 0;
+            WakeProducerIfDueLocked();
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -307,14 +338,17 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
                 IEnumerable<T> sequence = _factory(_context, _factoryState)
                     ?? throw new InvalidOperationException("The source factory returned null instead of a sequence.");
                 source = sequence.GetEnumerator();
-                while (WaitForDemand())
+                bool mayProduce = WaitForDemand();
+                while (mayProduce && source.MoveNext())
                 {
-                    if (!source.MoveNext())
+                    // One lock per item in the steady state: hand the item over and take the
+                    // next credit together; wait only when there is none.
+                    mayProduce = DeliverAndTakeCredit(source.Current) switch
                     {
-                        break;
-                    }
-
-                    Deliver(source.Current);
+                        Credit.Taken => true,
+                        Credit.None => WaitForDemand(),
+                        _ => false,
+                    };
                 }
             }
         }
@@ -372,19 +406,30 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         }
     }
 
-    private void Deliver(T item)
+    private Credit DeliverAndTakeCredit(T item)
     {
+        Credit credit;
         lock (_gate)
         {
             if (_stopRequested)
             {
-                return;
+                return Credit.Stop;
+            }
+
+            if (_demand > 0)
+            {
+                _demand--;
+                credit = Credit.Taken;
+            }
+            else
+            {
+                credit = Credit.None;
             }
 
             if (!_consumerWaiting)
             {
                 (_buffer ??= new Queue<T>()).Enqueue(item);
-                return;
+                return credit;
             }
 
             _consumerWaiting = false;
@@ -392,6 +437,7 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         }
 
         _pending.SetResult(true);
+        return credit;
     }
 
     private void Finish(Exception? stepError, Exception? cleanupError)
@@ -464,6 +510,13 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
             _producerSleeping = false;
             Monitor.Pulse(_gate);
         }
+    }
+
+    private enum Credit
+    {
+        Taken,
+        None,
+        Stop,
     }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _pending.GetResult(token);
