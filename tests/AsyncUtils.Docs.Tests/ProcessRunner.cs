@@ -27,6 +27,9 @@ internal static class ProcessRunner
             start.Environment.Remove(key);
         }
 
+        // ...but no build node may outlive the child, as in CI.
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
 

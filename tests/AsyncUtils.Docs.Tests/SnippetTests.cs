@@ -19,7 +19,9 @@ public sealed class SnippetTests
     public void Every_snippet_file_a_page_references_exists()
     {
         var missing = new List<string>();
-        foreach (string page in Directory.GetFiles(Repo.Docs, "*.md", SearchOption.AllDirectories))
+        // The pages the site builds (docs/README.md, which explains the syntax, is not one of them).
+        foreach (string page in Directory.GetFiles(Repo.Docs, "*.md", SearchOption.AllDirectories)
+                     .Where(p => Path.GetRelativePath(Repo.Docs, p) != "README.md" && !p.Contains($"{Path.DirectorySeparatorChar}snippets{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
         {
             string text = File.ReadAllText(page);
             foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(text, @"\[!code-csharp\[\]\((?<path>[^#)]+)(#(?<region>[^)]+))?\)\]"))
