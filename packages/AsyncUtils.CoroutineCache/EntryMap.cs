@@ -1,0 +1,112 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using AsyncUtils.Lru;
+
+namespace AsyncUtils.CoroutineCache;
+
+/// <summary>
+/// Where the entries live: a <see cref="ConcurrentDictionary{TKey, TValue}"/> when the size is
+/// unbounded, an <see cref="LruCache{TKey, TValue}"/> when it is bounded. Reads are lock-free in
+/// both. Every write is conditional on the entry now stored for the key (compare-and-swap), so a
+/// stale completion or a stale expiry can never remove or replace a newer entry: the dictionary does
+/// that atomically by itself; for the LRU a short lock makes the check and the write one step
+/// (reads of the LRU do not take that lock).
+/// </summary>
+internal sealed class EntryMap<TKey, TEntry>
+    where TKey : notnull
+    where TEntry : class
+{
+    private readonly ConcurrentDictionary<TKey, TEntry>? _dictionary;
+    private readonly LruCache<TKey, TEntry>? _lru;
+#if NET9_0_OR_GREATER
+    private readonly Lock _lruWrite = new();
+#else
+    private readonly object _lruWrite = new();
+#endif
+
+    internal EntryMap(int? maxSize, IEqualityComparer<TKey>? comparer)
+    {
+        if (maxSize is int capacity)
+        {
+            _lru = new LruCache<TKey, TEntry>(capacity, new LruCacheOptions<TKey, TEntry> { Comparer = comparer });
+        }
+        else
+        {
+            _dictionary = new ConcurrentDictionary<TKey, TEntry>(comparer);
+        }
+    }
+
+    internal int Count => _dictionary?.Count ?? _lru!.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGet(TKey key, [MaybeNullWhen(false)] out TEntry entry) =>
+        _dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _lru!.TryGetValue(key, out entry);
+
+    /// <summary>Stores <paramref name="entry"/> if the key now maps to <paramref name="expected"/> (<see langword="null"/>: absent).</summary>
+    internal bool TryReplace(TKey key, TEntry? expected, TEntry entry)
+    {
+        if (_dictionary is not null)
+        {
+            return expected is null ? _dictionary.TryAdd(key, entry) : _dictionary.TryUpdate(key, entry, expected);
+        }
+
+        lock (_lruWrite)
+        {
+            _lru!.TryGetValue(key, out TEntry? current);
+            if (!ReferenceEquals(current, expected))
+            {
+                return false;
+            }
+
+            _lru[key] = entry; // may evict the least recently used entry
+            return true;
+        }
+    }
+
+    /// <summary>Removes the key only if it still maps to <paramref name="entry"/>.</summary>
+    internal bool RemoveIfCurrent(TKey key, TEntry entry)
+    {
+        if (_dictionary is not null)
+        {
+            return _dictionary.TryRemove(KeyValuePair.Create(key, entry));
+        }
+
+        lock (_lruWrite)
+        {
+            if (_lru!.TryGetValue(key, out TEntry? current) && ReferenceEquals(current, entry))
+            {
+                return _lru.Remove(key);
+            }
+
+            return false;
+        }
+    }
+
+    internal bool Remove(TKey key, [MaybeNullWhen(false)] out TEntry entry)
+    {
+        if (_dictionary is not null)
+        {
+            return _dictionary.TryRemove(key, out entry);
+        }
+
+        lock (_lruWrite)
+        {
+            return _lru!.Remove(key, out entry);
+        }
+    }
+
+    internal void Clear()
+    {
+        if (_dictionary is not null)
+        {
+            _dictionary.Clear();
+            return;
+        }
+
+        lock (_lruWrite)
+        {
+            _lru!.Clear();
+        }
+    }
+}
