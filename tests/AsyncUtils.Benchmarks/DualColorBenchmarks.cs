@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using AsyncUtils.DualColor;
 using BenchmarkDotNet.Attributes;
@@ -16,6 +17,7 @@ namespace AsyncUtils.Benchmarks;
 /// <see cref="AsyncProducerConsumerQueue{T}"/> for the two mixed pairings. Blocking sides run on a
 /// dedicated thread; async sides on the thread pool.
 /// </summary>
+[SuppressMessage("Performance", "CA1822", Justification = "BenchmarkDotNet runs instance methods; each invocation builds its own queue.")]
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
