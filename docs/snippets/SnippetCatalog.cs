@@ -12,6 +12,7 @@ public static class SnippetCatalog
     [
         ("Lru", LruSnippets.RunAsync),
         ("TaskCache", TaskCacheSnippets.RunAsync),
+        ("CoroutineCache", CoroutineCacheSnippets.RunAsync),
         ("RateLimiter", RateLimiterSnippets.RunAsync),
         ("Lockout", LockoutSnippets.RunAsync),
         ("PrioritySemaphore", PrioritySemaphoreSnippets.RunAsync),
@@ -21,8 +22,8 @@ public static class SnippetCatalog
         ("DualColor", DualColorSnippets.RunAsync),
         ("GenTransform", GenTransformSnippets.RunAsync),
         ("Waterfall", WaterfallSnippets.RunAsync),
+        ("SignalService and the graceful shutdown guide", GracefulShutdownGuide.RunAsync),
         ("Guide: rate-limited HTTP API", RateLimitedHttpGuide.RunAsync),
-        ("Guide: graceful shutdown", GracefulShutdownGuide.RunAsync),
         ("Guide: choosing a queue", ChoosingAQueueGuide.RunAsync),
     ];
 }
