@@ -54,6 +54,8 @@ internal static partial class Chromium
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 $"--user-data-dir={profile}",
+                // Let the page's scripts (table of contents, syntax highlighting) finish before the dump or screenshot.
+                "--virtual-time-budget=5000",
             ];
             (int exit, string output) = ProcessRunner.Run(Path, [.. common, .. arguments], Repo.Root, Timeout);
             if (exit != 0)
