@@ -14,8 +14,9 @@ namespace AsyncUtils.GenTransform;
 /// <para>
 /// <b>Threads.</b> Each enumeration owns one new background thread (not a thread-pool thread),
 /// started at its first <c>MoveNextAsync</c>. The source's <c>GetEnumerator</c>, every
-/// <c>MoveNext</c> and its <c>Dispose</c> run on that thread and nowhere else. The thread waits
-/// on a monitor while the consumer is not asking: idle costs no CPU. The consumer's continuations
+/// <c>MoveNext</c> and its <c>Dispose</c> run on that thread and nowhere else. While the consumer
+/// is not asking, the thread spins briefly (bounded, yielding) and then waits on a monitor: idle
+/// costs no CPU. The consumer's continuations
 /// never run on the source thread: they are queued to the thread pool (or the consumer's
 /// synchronization context).
 /// </para>

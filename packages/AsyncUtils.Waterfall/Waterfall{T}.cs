@@ -330,7 +330,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
         }
         else if (slot == 0)
         {
-            OnFirstItem(segment);
+            OnFirstItem(segment, _timeProvider.GetTimestamp());
         }
 
         return true;
@@ -375,7 +375,8 @@ public sealed class Waterfall<T> : IAsyncDisposable
         }
     }
 
-    private void OnFirstItem(Segment segment)
+    /// <summary>Arms the timer for a batch's first item, <see cref="WaterfallOptions.MaxWait"/> after <paramref name="timestamp"/>, when the item was put.</summary>
+    private void OnFirstItem(Segment segment, long timestamp)
     {
         lock (_gate)
         {
@@ -384,9 +385,10 @@ public sealed class Waterfall<T> : IAsyncDisposable
                 return;
             }
 
-            segment.FirstTimestamp = _timeProvider.GetTimestamp();
+            segment.FirstTimestamp = timestamp;
             segment.TimerArmed = true;
-            _timer!.Change(_maxWait, Timeout.InfiniteTimeSpan);
+            TimeSpan remaining = _maxWait - _timeProvider.GetElapsedTime(timestamp);
+            _timer!.Change(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 
