@@ -367,7 +367,17 @@ public sealed class Lockout
                 next.State = LockoutWaiter.Released;
             }
 
-            next.Complete();
+            try
+            {
+                next.Complete();
+            }
+            catch
+            {
+                // Only a custom awaiter's continuation can throw here. Keep releasing the others on
+                // the thread pool (_releasing stays set for that chain), then let the error surface.
+                ThreadPool.UnsafeQueueUserWorkItem(static self => self.RunReleaseChain(), this, preferLocal: false);
+                throw;
+            }
         }
     }
 

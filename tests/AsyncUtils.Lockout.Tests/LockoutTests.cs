@@ -217,6 +217,21 @@ public sealed class LockoutTests
         }
     }
 
+    [Test]
+    public async Task In_fifo_mode_a_continuation_that_throws_does_not_strand_the_waiters_behind_it()
+    {
+        var lockout = Create(fifo: true);
+        lockout.LockFor(Second);
+        ValueTask first = lockout.EnterAsync();
+        ValueTask second = lockout.EnterAsync();
+
+        // A raw continuation (as a custom awaiter could register) runs on the releasing thread.
+        first.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() => throw new InvalidOperationException("boom"));
+        Assert.Throws<InvalidOperationException>(() => _time.Advance(Second));
+        await second.AsTask().WaitAsync(Bound);
+        Assert.That(lockout.EnterAsync().IsCompletedSuccessfully, Is.True);
+    }
+
     [TestCase(false)]
     [TestCase(true)]
     public async Task Without_fifo_or_with_it_a_late_timer_does_not_hold_callers_past_the_end(bool fifo)
