@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 
 namespace AsyncUtils.CoroutineCache;
@@ -53,6 +54,7 @@ public sealed class CoroutineCache<TKey, TResult>
     private const int ExpiredPerCompletion = 2;
 
     private readonly EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>> _map;
+    private readonly ConcurrentDictionary<TKey, CoroutineCacheEntry<TKey, TResult>>? _dictionary; // _map's, when unbounded
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -80,6 +82,7 @@ public sealed class CoroutineCache<TKey, TResult>
     {
         _clock = new CacheClock(options?.TimeProvider);
         _map = new EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer);
+        _dictionary = _map.Dictionary;
         _timeToLive = ToTicks(options?.TimeToLive);
         _timeToLiveSelector = options?.TimeToLiveSelector;
         _evictOnException = options?.EvictOnException ?? true;
@@ -138,7 +141,9 @@ public sealed class CoroutineCache<TKey, TResult>
     public ValueTask<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        if (_map.TryGet(key, out CoroutineCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        CoroutineCacheEntry<TKey, TResult>? entry;
+        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _map.TryGet(key, out entry))
+            && IsLive(Volatile.Read(ref entry.ExpiresAt)))
         {
             _counters?.Hit();
             return new ValueTask<TResult>(entry.Value);
@@ -178,7 +183,9 @@ public sealed class CoroutineCache<TKey, TResult>
     public ValueTask<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        if (_map.TryGet(key, out CoroutineCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        CoroutineCacheEntry<TKey, TResult>? entry;
+        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _map.TryGet(key, out entry))
+            && IsLive(Volatile.Read(ref entry.ExpiresAt)))
         {
             _counters?.Hit();
             return new ValueTask<TResult>(entry.Value);

@@ -25,6 +25,18 @@ internal sealed class CacheCounters
 
     internal void Hit() => Interlocked.Increment(ref _hits[Environment.CurrentManagedThreadId & _mask].Value);
 
+    internal void HitOrCoalesce(bool completed)
+    {
+        if (completed)
+        {
+            Hit();
+        }
+        else
+        {
+            Coalesce();
+        }
+    }
+
     internal void Miss() => Interlocked.Increment(ref _misses);
 
     internal void Coalesce() => Interlocked.Increment(ref _coalesced);

@@ -39,6 +39,9 @@ internal sealed class EntryMap<TKey, TEntry>
 
     internal int Count => _dictionary?.Count ?? _lru!.Count;
 
+    /// <summary>The dictionary when the size is unbounded, so that the hit path can read it without a detour.</summary>
+    internal ConcurrentDictionary<TKey, TEntry>? Dictionary => _dictionary;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGet(TKey key, [MaybeNullWhen(false)] out TEntry entry) =>
         _dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _lru!.TryGetValue(key, out entry);

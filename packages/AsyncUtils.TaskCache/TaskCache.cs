@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 
 namespace AsyncUtils.TaskCache;
@@ -15,7 +16,9 @@ namespace AsyncUtils.TaskCache;
 /// and awaited later by any number of consumers; its continuations always run asynchronously, never
 /// on the thread that completed the call. To stop waiting without affecting anyone else, use
 /// <c>task.WaitAsync(cancellationToken)</c>. (<c>AsyncUtils.CoroutineCache</c> returns a
-/// <see cref="ValueTask{TResult}"/> instead and takes a token per caller.)
+/// <see cref="ValueTask{TResult}"/> instead and takes a token per caller.) The task's
+/// <see cref="Task.AsyncState"/> belongs to the cache: it links the task to its entry, so that a
+/// hit is a single map lookup.
 /// </para>
 /// <para>
 /// <b>Thread safety.</b> Every member is safe to call from any number of threads at once. Concurrent
@@ -52,7 +55,9 @@ public sealed class TaskCache<TKey, TResult>
     private const long KeepForever = long.MaxValue;
     private const int ExpiredPerCompletion = 2;
 
-    private readonly EntryMap<TKey, TaskCacheEntry<TKey, TResult>> _map;
+    private readonly EntryMap<TKey, Task<TResult>> _map; // the shared tasks; each one's AsyncState is its entry
+    private readonly ConcurrentDictionary<TKey, Task<TResult>>? _dictionary; // _map's, when unbounded
+    private readonly bool _mayExpire; // a time to live or a selector: hits must check the entry's expiry
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -78,9 +83,11 @@ public sealed class TaskCache<TKey, TResult>
     public TaskCache(TaskCacheOptions<TKey, TResult>? options)
     {
         _clock = new CacheClock(options?.TimeProvider);
-        _map = new EntryMap<TKey, TaskCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer);
+        _map = new EntryMap<TKey, Task<TResult>>(options?.MaxSize, options?.Comparer);
+        _dictionary = _map.Dictionary;
         _timeToLive = ToTicks(options?.TimeToLive);
         _timeToLiveSelector = options?.TimeToLiveSelector;
+        _mayExpire = _timeToLive != KeepForever || _timeToLiveSelector is not null;
         _evictOnException = options?.EvictOnException ?? true;
         if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
         {
@@ -116,10 +123,14 @@ public sealed class TaskCache<TKey, TResult>
     public Task<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, Task<TResult>> function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        // Without expiry every task in the map may be handed out as it is, in flight or completed
+        // (a failed or timed-out call is removed before its task completes): the hit is one lookup.
+        Task<TResult>? task;
+        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out task) : _map.TryGet(key, out task))
+            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
         {
-            _counters?.Hit();
-            return entry.Task;
+            _counters?.HitOrCoalesce(task.IsCompleted);
+            return task;
         }
 
         return GetOrStart(key, static (k, f, ct) => f(k, ct), function);
@@ -139,10 +150,14 @@ public sealed class TaskCache<TKey, TResult>
     public Task<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
     {
         ArgumentNullException.ThrowIfNull(function);
-        if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        // Without expiry every task in the map may be handed out as it is, in flight or completed
+        // (a failed or timed-out call is removed before its task completes): the hit is one lookup.
+        Task<TResult>? task;
+        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out task) : _map.TryGet(key, out task))
+            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
         {
-            _counters?.Hit();
-            return entry.Task;
+            _counters?.HitOrCoalesce(task.IsCompleted);
+            return task;
         }
 
         return GetOrStart(key, function, state);
@@ -157,12 +172,12 @@ public sealed class TaskCache<TKey, TResult>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     public bool Invalidate(TKey key)
     {
-        if (!_map.Remove(key, out TaskCacheEntry<TKey, TResult>? entry))
+        if (!_map.Remove(key, out Task<TResult>? task))
         {
             return false;
         }
 
-        long expiresAt = Volatile.Read(ref entry.ExpiresAt);
+        long expiresAt = Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt);
         return expiresAt == TaskCacheEntry<TKey, TResult>.Pending || IsLive(expiresAt);
     }
 
@@ -198,26 +213,26 @@ public sealed class TaskCache<TKey, TResult>
         TaskCacheEntry<TKey, TResult>? created = null;
         while (true)
         {
-            if (_map.TryGet(key, out TaskCacheEntry<TKey, TResult>? current))
+            if (_map.TryGet(key, out Task<TResult>? current))
             {
-                long expiresAt = Volatile.Read(ref current.ExpiresAt);
+                long expiresAt = Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(current).ExpiresAt);
                 if (expiresAt == TaskCacheEntry<TKey, TResult>.Pending)
                 {
                     _counters?.Coalesce();
-                    return current.Task;
+                    return current;
                 }
 
                 if (IsLive(expiresAt))
                 {
                     _counters?.Hit();
-                    return current.Task;
+                    return current;
                 }
 
                 // Dead or expired: replace it, unless someone else does first.
             }
 
             created ??= new TaskCacheEntry<TKey, TResult>(this, key);
-            if (_map.TryReplace(key, current, created))
+            if (_map.TryReplace(key, current, created.Task))
             {
                 _counters?.Miss();
                 Start(created, function, state);
@@ -313,7 +328,7 @@ public sealed class TaskCache<TKey, TResult>
             }
 
             Publish(entry, expiresAt);
-            entry.TrySetResult(value);
+            entry.Completion.TrySetResult(value);
             return;
         }
 
@@ -330,20 +345,20 @@ public sealed class TaskCache<TKey, TResult>
         {
             if (task.IsCanceled)
             {
-                entry.TrySetCanceled(CancellationTokenOf(task));
+                entry.Completion.TrySetCanceled(CancellationTokenOf(task));
             }
             else
             {
-                entry.TrySetException(task.Exception!.InnerExceptions);
+                entry.Completion.TrySetException(task.Exception!.InnerExceptions);
             }
         }
         else if (thrown is OperationCanceledException canceled)
         {
-            entry.TrySetCanceled(canceled.CancellationToken);
+            entry.Completion.TrySetCanceled(canceled.CancellationToken);
         }
         else
         {
-            entry.TrySetException(thrown!);
+            entry.Completion.TrySetException(thrown!);
         }
     }
 
@@ -371,7 +386,7 @@ public sealed class TaskCache<TKey, TResult>
 
         TaskCache<TKey, TResult> cache = entry.Owner;
         cache.Publish(entry, TaskCacheEntry<TKey, TResult>.Dead); // frees the key before anyone learns of the timeout
-        entry.TrySetException(new TimeoutException($"The cached call did not complete within {cache._timeout}."));
+        entry.Completion.TrySetException(new TimeoutException($"The cached call did not complete within {cache._timeout}."));
     }
 
     /// <summary>Makes a completed entry visible with its expiry, or removes it when it must not be kept.</summary>
@@ -380,7 +395,7 @@ public sealed class TaskCache<TKey, TResult>
         Volatile.Write(ref entry.ExpiresAt, expiresAt);
         if (expiresAt == TaskCacheEntry<TKey, TResult>.Dead)
         {
-            _map.RemoveIfCurrent(entry.Key, entry);
+            _map.RemoveIfCurrent(entry.Key, entry.Task);
         }
         else if (expiresAt != TaskCacheEntry<TKey, TResult>.Forever)
         {
@@ -418,12 +433,12 @@ public sealed class TaskCache<TKey, TResult>
         // Removal is conditional: an entry already replaced, invalidated or evicted is left alone.
         if (first is not null)
         {
-            _map.RemoveIfCurrent(first.Key, first);
+            _map.RemoveIfCurrent(first.Key, first.Task);
         }
 
         if (second is not null)
         {
-            _map.RemoveIfCurrent(second.Key, second);
+            _map.RemoveIfCurrent(second.Key, second.Task);
         }
     }
 

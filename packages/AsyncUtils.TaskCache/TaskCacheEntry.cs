@@ -1,11 +1,13 @@
 namespace AsyncUtils.TaskCache;
 
 /// <summary>
-/// One cached call: it is the <see cref="TaskCompletionSource{TResult}"/> whose task every caller
-/// of the key receives (continuations always run asynchronously, so completing it never runs a
-/// caller's code on our thread), plus what the cache needs to expire, time out and replace it.
+/// One cached call. The map stores the call's shared task (so that a hit touches only the map and
+/// the task, like the bare <c>ConcurrentDictionary&lt;TKey, Task&lt;T&gt;&gt;</c> idiom); the task's
+/// <see cref="Task.AsyncState"/> is this entry, which holds what the cache needs to expire, time out
+/// and replace it. The task's continuations always run asynchronously, so completing it never runs a
+/// caller's code on our thread.
 /// </summary>
-internal sealed class TaskCacheEntry<TKey, TResult> : TaskCompletionSource<TResult>
+internal sealed class TaskCacheEntry<TKey, TResult>
     where TKey : notnull
 {
     /// <summary><see cref="ExpiresAt"/> while the call runs.</summary>
@@ -35,15 +37,24 @@ internal sealed class TaskCacheEntry<TKey, TResult> : TaskCompletionSource<TResu
     internal CancellationTokenSource? TimeoutSource;
 
     internal TaskCacheEntry(TaskCache<TKey, TResult> owner, TKey key)
-        : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Owner = owner;
         Key = key;
+        Completion = new TaskCompletionSource<TResult>(this, TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     internal TaskCache<TKey, TResult> Owner { get; }
 
     internal TKey Key { get; }
+
+    /// <summary>Completes the shared task.</summary>
+    internal TaskCompletionSource<TResult> Completion { get; }
+
+    /// <summary>The shared task every caller of the key receives; it is what the map stores.</summary>
+    internal Task<TResult> Task => Completion.Task;
+
+    /// <summary>The entry behind a task that the map stores.</summary>
+    internal static TaskCacheEntry<TKey, TResult> Of(Task<TResult> task) => (TaskCacheEntry<TKey, TResult>)task.AsyncState!;
 
     /// <summary>The continuation registered on the function's task.</summary>
     internal void OnSourceCompleted() => Owner.Complete(this, Source, null);
