@@ -24,25 +24,37 @@ public sealed class CurrentContextExecutorTests
         int running = 0;
         int peak = 0;
         var startOrder = new ConcurrentQueue<int>();
+        using var started = new SemaphoreSlim(0);
         var tasks = Enumerable.Range(0, 8).Select(i => executor.Submit(async _ =>
         {
             startOrder.Enqueue(i);
             int now = Interlocked.Increment(ref running);
             InterlockedMax(ref peak, now);
+            started.Release();
             await gates[i].Task;
             Interlocked.Decrement(ref running);
         })).ToArray();
 
         Assert.That(startOrder, Is.EqualTo(new[] { 0, 1 }), "only two start at once");
-        foreach (TaskCompletionSource gate in gates)
+
+        // Free one slot at a time: each release lets exactly the next queued call start.
+        for (int i = 0; i < 6; i++)
         {
-            gate.SetResult();
+            Assert.That(await started.WaitAsync(Bound), Is.True);
+            if (i == 0)
+            {
+                Assert.That(await started.WaitAsync(Bound), Is.True);
+            }
+
+            gates[i].SetResult();
         }
 
+        Assert.That(await started.WaitAsync(Bound), Is.True);
+        gates[6].SetResult();
+        gates[7].SetResult();
         await Task.WhenAll(tasks).WaitAsync(Bound);
         Assert.That(peak, Is.EqualTo(2));
-        Assert.That(startOrder.Take(2), Is.EquivalentTo(new[] { 0, 1 }));
-        Assert.That(startOrder.Skip(2), Is.EqualTo(new[] { 2, 3, 4, 5, 6, 7 }));
+        Assert.That(startOrder, Is.EqualTo(new[] { 0, 1, 2, 3, 4, 5, 6, 7 }));
         Assert.That(executor.MaxConcurrency, Is.EqualTo(2));
     }
 
