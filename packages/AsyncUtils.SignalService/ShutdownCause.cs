@@ -44,12 +44,12 @@ public sealed class ShutdownCause
     /// </summary>
     public int ExitCode { get; }
 
-    /// <summary>For logs: <c>SIGTERM (exit code 143)</c>, <c>requested: work finished (exit code 0)</c>, <c>startup failed: ...</c>.</summary>
+    /// <summary>For logs: <c>SIGTERM (exit code 143)</c>, <c>request: work finished (exit code 0)</c>, <c>startup failure: ...</c>.</summary>
     /// <returns>A one-line description.</returns>
     public override string ToString() => Kind switch
     {
         ShutdownCauseKind.Signal => string.Create(CultureInfo.InvariantCulture, $"{SignalNumbers.Name(Signal!.Value)} (exit code {ExitCode})"),
-        ShutdownCauseKind.Requested => string.Create(CultureInfo.InvariantCulture, $"requested: {Reason} (exit code {ExitCode})"),
-        _ => string.Create(CultureInfo.InvariantCulture, $"startup failed: {Reason} (exit code {ExitCode})"),
+        ShutdownCauseKind.Requested => string.Create(CultureInfo.InvariantCulture, $"request: {Reason} (exit code {ExitCode})"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"startup failure: {Reason} (exit code {ExitCode})"),
     };
 }
