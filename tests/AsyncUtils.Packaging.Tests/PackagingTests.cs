@@ -197,18 +197,42 @@ public sealed class PackagingTests
     }
 
     [Test]
-    public void A_console_app_referencing_only_AsyncUtils_Lru_restores_just_that_package_and_runs()
+    public void A_console_app_referencing_two_single_packages_restores_just_those_and_runs()
     {
         string app = CopySampleAndPointAtPackedPackages("AsyncUtils.Samples.PickAndChoose");
         string output = DotnetCli.RunOrFail("run -c Release", app, BuildTimeout);
 
         Assert.That(output, Does.Contain("Lru: a=1 b=-1 c=3"));
-        Assert.That(output, Does.Contain("Loaded: AsyncUtils.Lru"));
+        Assert.That(output, Does.Contain("Lockout: Retry-After 120 capped to 30s, locked=True, entered=False"));
+        Assert.That(output, Does.Contain("Loaded: AsyncUtils.Lockout, AsyncUtils.Lru"));
+        Assert.That(RestoredLibraries(app), Is.EqualTo(new[] { "AsyncUtils.Lockout", "AsyncUtils.Lru" }), "single packages bring nothing else");
+    }
 
-        string assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
-        using JsonDocument json = JsonDocument.Parse(assets);
-        string[] libraries = [.. json.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name.Split('/')[0])];
-        Assert.That(libraries, Is.EqualTo(new[] { "AsyncUtils.Lru" }), "a single package brings nothing else");
+    [Test]
+    public void The_rate_limited_client_sample_builds_against_the_packed_packages_and_runs()
+    {
+        string app = CopySampleAndPointAtPackedPackages("AsyncUtils.Samples.RateLimitedClient");
+        string output = DotnetCli.RunOrFail("run -c Release", app, BuildTimeout);
+
+        Assert.That(output, Does.Contain("Requests sent: 19 (the server counted 19)."));
+        Assert.That(output, Does.Contain("429s seen: 2 (the server sent 2)"));
+        Assert.That(RestoredLibraries(app).Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal)), Is.EqualTo(new[]
+        {
+            "AsyncUtils.Lockout", "AsyncUtils.Lru", "AsyncUtils.PrioritySemaphore", "AsyncUtils.RateLimiter", "AsyncUtils.TaskCache",
+        }));
+    }
+
+    [Test]
+    public void The_batch_writer_sample_builds_against_the_packed_packages_and_writes_every_record()
+    {
+        string app = CopySampleAndPointAtPackedPackages("AsyncUtils.Samples.BatchWriter");
+        string output = DotnetCli.RunOrFail("run -c Release -- --seconds 2", app, BuildTimeout);
+
+        Assert.That(output, Does.Contain("They agree: every record put was written."));
+        Assert.That(RestoredLibraries(app).Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal)), Is.EqualTo(new[]
+        {
+            "AsyncUtils.SignalService", "AsyncUtils.Waterfall",
+        }));
     }
 
     [Test]
@@ -219,14 +243,21 @@ public sealed class PackagingTests
 
         Assert.That(output, Does.Contain("All: hello from AsyncUtils.All"));
 
-        string assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
-        using JsonDocument json = JsonDocument.Parse(assets);
-        string[] libraries = [.. json.RootElement.GetProperty("libraries").EnumerateObject()
-            .Select(l => l.Name.Split('/')[0])
-            .Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal))
-            .Order()];
-        Assert.That(libraries, Is.EqualTo(Members.Append(All).Order()));
+        string[] libraries = [.. RestoredLibraries(app).Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal))];
+        Assert.That(libraries, Is.EqualTo(Members.Append(All).Order(StringComparer.Ordinal)));
     }
+
+    /// <summary>The package ids a restored app's project.assets.json lists, sorted.</summary>
+    private static string[] RestoredLibraries(string app)
+    {
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(app, "obj", "project.assets.json")));
+        return [.. json.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name.Split('/')[0]).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The central version of a third-party package, from Directory.Packages.props.</summary>
+    private static string CentralVersion(string id) =>
+        XDocument.Load(Path.Combine(RepoRoot, "Directory.Packages.props")).Descendants("PackageVersion")
+            .Single(e => e.Attribute("Include")?.Value == id).Attribute("Version")!.Value;
 
     /// <summary>A sibling's version is checked against the sibling itself, so the approved file names it without one.</summary>
     private string Unversioned(string dependency)
@@ -251,7 +282,8 @@ public sealed class PackagingTests
         }
 
         string versions = string.Concat(_packages.Values.Select(p =>
-            $"    <{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>{p.Version}</{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>\n"));
+            $"    <{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>{p.Version}</{p.Id.Replace(".", "", StringComparison.Ordinal)}Version>\n"))
+            + $"    <MicrosoftDataSqliteVersion>{CentralVersion("Microsoft.Data.Sqlite")}</MicrosoftDataSqliteVersion>\n";
         File.WriteAllText(Path.Combine(app, "Directory.Build.props"), $"""
             <Project>
               <PropertyGroup>
