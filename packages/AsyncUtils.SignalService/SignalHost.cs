@@ -475,7 +475,11 @@ public sealed class SignalHost
     /// <param name="cancellationToken">Cancelling it requests the shutdown, like <see cref="RequestShutdown()"/>; it does not abandon the shutdown.</param>
     /// <returns>What started the shutdown, what went wrong, and the exit code.</returns>
     /// <exception cref="InvalidOperationException">The host has already been run.</exception>
-    /// <exception cref="PlatformNotSupportedException">A signal cannot be handled on this platform (for example a raw signal number on Windows); nothing ran.</exception>
+    /// <exception cref="PlatformNotSupportedException">
+    /// A signal cannot be handled on this platform (for example a raw signal number on Windows).
+    /// Whatever installing a handler throws (<see cref="PosixSignalRegistration.Create"/>) comes
+    /// out of <c>Run</c> before any step has run, with the handlers already installed removed.
+    /// </exception>
     public SignalHostResult Run(CancellationToken cancellationToken = default) =>
         RunCoreAsync(blocking: true, cancellationToken).AsTask().GetAwaiter().GetResult();
 
