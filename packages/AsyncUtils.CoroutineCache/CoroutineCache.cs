@@ -55,6 +55,7 @@ public sealed class CoroutineCache<TKey, TResult>
 
     private readonly EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>> _map;
     private readonly ConcurrentDictionary<TKey, CoroutineCacheEntry<TKey, TResult>>? _dictionary; // _map's, when unbounded
+    private readonly bool _fastHits; // unbounded and no counters: hits need only the dictionary
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -97,6 +98,8 @@ public sealed class CoroutineCache<TKey, TResult>
         {
             _counters = new CacheCounters();
         }
+
+        _fastHits = _dictionary is not null && _counters is null;
     }
 
     /// <summary>
@@ -141,15 +144,15 @@ public sealed class CoroutineCache<TKey, TResult>
     public ValueTask<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        CoroutineCacheEntry<TKey, TResult>? entry;
-        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _map.TryGet(key, out entry))
-            && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+
+        // The hit, kept small so that it costs little more than the dictionary lookup: an unbounded
+        // map and no counters. A bounded map, counters and everything else take GetOrStart.
+        if (_fastHits && _dictionary!.TryGetValue(key, out CoroutineCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
         {
-            _counters?.Hit();
             return new ValueTask<TResult>(entry.Value);
         }
 
-        return GetOrStart(key, static (k, f, ct) => f(k, ct), function, cancellationToken);
+        return GetOrStart(key, function, cancellationToken);
     }
 
     /// <summary>
@@ -183,11 +186,8 @@ public sealed class CoroutineCache<TKey, TResult>
     public ValueTask<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        CoroutineCacheEntry<TKey, TResult>? entry;
-        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _map.TryGet(key, out entry))
-            && IsLive(Volatile.Read(ref entry.ExpiresAt)))
+        if (_fastHits && _dictionary!.TryGetValue(key, out CoroutineCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
         {
-            _counters?.Hit();
             return new ValueTask<TResult>(entry.Value);
         }
 
@@ -241,6 +241,11 @@ public sealed class CoroutineCache<TKey, TResult>
         expiresAt == CoroutineCacheEntry<TKey, TResult>.Forever
         || (expiresAt > CoroutineCacheEntry<TKey, TResult>.Failed && _clock.Now() < expiresAt);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<TResult> GetOrStart(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken) =>
+        GetOrStart(key, static (k, f, ct) => f(k, ct), function, cancellationToken);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<TResult> GetOrStart<TState>(
         TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken)
     {

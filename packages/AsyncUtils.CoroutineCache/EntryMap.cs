@@ -44,7 +44,14 @@ internal sealed class EntryMap<TKey, TEntry>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGet(TKey key, [MaybeNullWhen(false)] out TEntry entry) =>
-        _dictionary is not null ? _dictionary.TryGetValue(key, out entry) : _lru!.TryGetValue(key, out entry);
+        _dictionary is not null ? _dictionary.TryGetValue(key, out entry) : TryGetBounded(key, out entry);
+
+    /// <summary>
+    /// The LRU read, kept out of line: inlined into the hit path it would bring the LRU's
+    /// recency bookkeeping with it and make the unbounded hit pay for registers it does not use.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal bool TryGetBounded(TKey key, [MaybeNullWhen(false)] out TEntry entry) => _lru!.TryGetValue(key, out entry);
 
     /// <summary>Stores <paramref name="entry"/> if the key now maps to <paramref name="expected"/> (<see langword="null"/>: absent).</summary>
     internal bool TryReplace(TKey key, TEntry? expected, TEntry entry)

@@ -58,6 +58,7 @@ public sealed class TaskCache<TKey, TResult>
     private readonly EntryMap<TKey, Task<TResult>> _map; // the shared tasks; each one's AsyncState is its entry
     private readonly ConcurrentDictionary<TKey, Task<TResult>>? _dictionary; // _map's, when unbounded
     private readonly bool _mayExpire; // a time to live or a selector: hits must check the entry's expiry
+    private readonly bool _fastHits; // unbounded and no counters: hits need only the dictionary
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -99,6 +100,8 @@ public sealed class TaskCache<TKey, TResult>
         {
             _counters = new CacheCounters();
         }
+
+        _fastHits = _dictionary is not null && _counters is null;
     }
 
     /// <summary>
@@ -123,17 +126,18 @@ public sealed class TaskCache<TKey, TResult>
     public Task<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, Task<TResult>> function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        // Without expiry every task in the map may be handed out as it is, in flight or completed
-        // (a failed or timed-out call is removed before its task completes): the hit is one lookup.
-        Task<TResult>? task;
-        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out task) : _map.TryGet(key, out task))
+        // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
+        // counters. Without expiry every task in the map may be handed out as it is, in flight or
+        // completed (a failed or timed-out call is removed before its task completes). A bounded
+        // map, counters and everything else take GetOrStart.
+        if (_fastHits
+            && _dictionary!.TryGetValue(key, out Task<TResult>? task)
             && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
         {
-            _counters?.HitOrCoalesce(task.IsCompleted);
             return task;
         }
 
-        return GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+        return GetOrStart(key, function);
     }
 
     /// <summary>
@@ -150,13 +154,14 @@ public sealed class TaskCache<TKey, TResult>
     public Task<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
     {
         ArgumentNullException.ThrowIfNull(function);
-        // Without expiry every task in the map may be handed out as it is, in flight or completed
-        // (a failed or timed-out call is removed before its task completes): the hit is one lookup.
-        Task<TResult>? task;
-        if ((_dictionary is not null ? _dictionary.TryGetValue(key, out task) : _map.TryGet(key, out task))
+        // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
+        // counters. Without expiry every task in the map may be handed out as it is, in flight or
+        // completed (a failed or timed-out call is removed before its task completes). A bounded
+        // map, counters and everything else take GetOrStart.
+        if (_fastHits
+            && _dictionary!.TryGetValue(key, out Task<TResult>? task)
             && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
         {
-            _counters?.HitOrCoalesce(task.IsCompleted);
             return task;
         }
 
@@ -208,6 +213,11 @@ public sealed class TaskCache<TKey, TResult>
         expiresAt == TaskCacheEntry<TKey, TResult>.Forever
         || (expiresAt > TaskCacheEntry<TKey, TResult>.Dead && _clock.Now() < expiresAt);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Task<TResult> GetOrStart(TKey key, Func<TKey, CancellationToken, Task<TResult>> function) =>
+        GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrStart<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
     {
         TaskCacheEntry<TKey, TResult>? created = null;
