@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace AsyncUtils.CoroutineCache;
@@ -55,7 +56,6 @@ public sealed class CoroutineCache<TKey, TResult>
 
     private readonly EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>> _map;
     private readonly ConcurrentDictionary<TKey, CoroutineCacheEntry<TKey, TResult>>? _dictionary; // _map's, when unbounded
-    private readonly bool _fastHits; // unbounded and no counters: hits need only the dictionary
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -64,6 +64,7 @@ public sealed class CoroutineCache<TKey, TResult>
     private readonly TimeSpan _timeout;
     private readonly bool _hasTimeout;
     private readonly CacheCounters? _counters;
+    private readonly bool _fastHits; // unbounded and no counters: a hit needs only the dictionary
     private readonly PriorityQueue<CoroutineCacheEntry<TKey, TResult>, long> _expiry = new();
 #if NET9_0_OR_GREATER
     private readonly Lock _expirySync = new();
@@ -146,13 +147,13 @@ public sealed class CoroutineCache<TKey, TResult>
         ArgumentNullException.ThrowIfNull(function);
 
         // The hit, kept small so that it costs little more than the dictionary lookup: an unbounded
-        // map and no counters. A bounded map, counters and everything else take GetOrStart.
+        // map and no counters. The bounded hit, counters and everything else go out of line.
         if (_fastHits && _dictionary!.TryGetValue(key, out CoroutineCacheEntry<TKey, TResult>? entry) && IsLive(Volatile.Read(ref entry.ExpiresAt)))
         {
             return new ValueTask<TResult>(entry.Value);
         }
 
-        return GetOrStart(key, function, cancellationToken);
+        return GetOrAddSlow(key, function, cancellationToken);
     }
 
     /// <summary>
@@ -191,7 +192,7 @@ public sealed class CoroutineCache<TKey, TResult>
             return new ValueTask<TResult>(entry.Value);
         }
 
-        return GetOrStart(key, function, state, cancellationToken);
+        return GetOrAddSlow(key, function, state, cancellationToken);
     }
 
     /// <summary>
@@ -241,9 +242,25 @@ public sealed class CoroutineCache<TKey, TResult>
         expiresAt == CoroutineCacheEntry<TKey, TResult>.Forever
         || (expiresAt > CoroutineCacheEntry<TKey, TResult>.Failed && _clock.Now() < expiresAt);
 
+    /// <summary>The hit on a bounded map without counters, out of line so that the unbounded hit stays small.</summary>
+    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out CoroutineCacheEntry<TKey, TResult>? entry)
+    {
+        entry = null;
+        return _counters is null && _map.TryGet(key, out entry) && IsLive(Volatile.Read(ref entry.ExpiresAt));
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<TResult> GetOrStart(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken) =>
-        GetOrStart(key, static (k, f, ct) => f(k, ct), function, cancellationToken);
+    private ValueTask<TResult> GetOrAddSlow(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken) =>
+        !_fastHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
+            ? new ValueTask<TResult>(entry.Value)
+            : GetOrStart(key, static (k, f, ct) => f(k, ct), function, cancellationToken);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<TResult> GetOrAddSlow<TState>(
+        TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken) =>
+        !_fastHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
+            ? new ValueTask<TResult>(entry.Value)
+            : GetOrStart(key, function, state, cancellationToken);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<TResult> GetOrStart<TState>(

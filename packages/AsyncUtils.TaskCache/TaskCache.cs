@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace AsyncUtils.TaskCache;
@@ -128,8 +129,8 @@ public sealed class TaskCache<TKey, TResult>
         ArgumentNullException.ThrowIfNull(function);
         // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
         // counters. Without expiry every task in the map may be handed out as it is, in flight or
-        // completed (a failed or timed-out call is removed before its task completes). A bounded
-        // map, counters and everything else take GetOrStart.
+        // completed (a failed or timed-out call is removed before its task completes). The bounded
+        // hit, counters and everything else go out of line.
         if (_fastHits
             && _dictionary!.TryGetValue(key, out Task<TResult>? task)
             && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
@@ -137,7 +138,7 @@ public sealed class TaskCache<TKey, TResult>
             return task;
         }
 
-        return GetOrStart(key, function);
+        return GetOrAddSlow(key, function);
     }
 
     /// <summary>
@@ -156,8 +157,8 @@ public sealed class TaskCache<TKey, TResult>
         ArgumentNullException.ThrowIfNull(function);
         // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
         // counters. Without expiry every task in the map may be handed out as it is, in flight or
-        // completed (a failed or timed-out call is removed before its task completes). A bounded
-        // map, counters and everything else take GetOrStart.
+        // completed (a failed or timed-out call is removed before its task completes). The bounded
+        // hit, counters and everything else go out of line.
         if (_fastHits
             && _dictionary!.TryGetValue(key, out Task<TResult>? task)
             && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
@@ -165,7 +166,7 @@ public sealed class TaskCache<TKey, TResult>
             return task;
         }
 
-        return GetOrStart(key, function, state);
+        return GetOrAddSlow(key, function, state);
     }
 
     /// <summary>
@@ -213,9 +214,22 @@ public sealed class TaskCache<TKey, TResult>
         expiresAt == TaskCacheEntry<TKey, TResult>.Forever
         || (expiresAt > TaskCacheEntry<TKey, TResult>.Dead && _clock.Now() < expiresAt);
 
+    /// <summary>The hit on a bounded map without counters, out of line so that the unbounded hit stays small.</summary>
+    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out Task<TResult>? task)
+    {
+        task = null;
+        return _counters is null
+            && _map.TryGet(key, out task)
+            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)));
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Task<TResult> GetOrStart(TKey key, Func<TKey, CancellationToken, Task<TResult>> function) =>
-        GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+    private Task<TResult> GetOrAddSlow(TKey key, Func<TKey, CancellationToken, Task<TResult>> function) =>
+        !_fastHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Task<TResult> GetOrAddSlow<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state) =>
+        !_fastHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, function, state);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrStart<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
