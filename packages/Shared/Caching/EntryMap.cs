@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using AsyncUtils.Lru;
 
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils.Shared.Caching;
 
 /// <summary>
 /// Where the entries live: a <see cref="ConcurrentDictionary{TKey, TValue}"/> when the size is

@@ -1,4 +1,4 @@
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils.Shared.Caching;
 
 internal static class OptionChecks
 {

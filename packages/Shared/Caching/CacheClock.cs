@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils.Shared.Caching;
 
 /// <summary>
 /// The cache's clock: the <see cref="System.TimeProvider"/>'s timestamps, or, for
