@@ -86,6 +86,13 @@ public sealed class ProcessSignalTests
     [Test]
     public async Task SIGHUP_with_the_Reload_action_calls_the_reload_callbacks_and_keeps_running()
     {
+        // Under nohup (or any parent that sets SIGHUP to SIG_IGN) the child inherits the ignored
+        // disposition and the runtime leaves it alone, so no SIGHUP can reach the handler: say so.
+        if (InheritedIgnoredSignals.IsIgnored(1))
+        {
+            Assert.Ignore("This test run inherits an ignored SIGHUP (started under nohup?), so the child process never sees SIGHUP; run the tests without nohup to cover it.");
+        }
+
         await using var child = ChildProcess.Start("reload");
         await child.WaitForLineAsync("ready");
 
