@@ -22,6 +22,10 @@ internal static class DotnetCli
             start.Environment.Remove(key);
         }
 
+        // Packs and consumer builds are made as on a developer's machine: CI's own marker must not
+        // switch on what a plain release build would lack (ContinuousIntegrationBuild, say).
+        start.Environment.Remove("CI");
+
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
 

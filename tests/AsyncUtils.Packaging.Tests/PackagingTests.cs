@@ -16,12 +16,15 @@ namespace AsyncUtils.Packaging.Tests;
 public sealed class PackagingTests
 {
     private const string All = "AsyncUtils.All";
-    private const string RepositoryUrl = "https://github.com/asyncutils/AsyncUtils";
     private static readonly Guid SourceLinkGuid = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
+    private static readonly Guid EmbeddedSourceGuid = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
     private static readonly string[] Frameworks = ["net8.0", "net10.0"];
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
 
     private static readonly string RepoRoot = FindRepoRoot();
+
+    /// <summary>The public GitHub address of the clone's origin remote, or null (a local path, no remote).</summary>
+    private static readonly string? RepositoryUrl = PublicOriginUrl(RepoRoot);
 
     private string _workDir = "";
     private string _packagesDir = "";
@@ -47,7 +50,7 @@ public sealed class PackagingTests
             Members.Append(All).Select(name => Path.Combine(RepoRoot, "packages", name, name + ".csproj"))).ToString());
 
         DotnetCli.RunOrFail(
-            $"pack \"{solution}\" -c Release -o \"{_packagesDir}\" --artifacts-path \"{Path.Combine(_workDir, "artifacts")}\" -p:ContinuousIntegrationBuild=true",
+            $"pack \"{solution}\" -c Release -o \"{_packagesDir}\" --artifacts-path \"{Path.Combine(_workDir, "artifacts")}\"",
             _workDir,
             BuildTimeout);
 
@@ -97,8 +100,18 @@ public sealed class PackagingTests
 
             XElement? repository = package.MetaElement("repository");
             Assert.That(repository?.Attribute("type")?.Value, Is.EqualTo("git"));
-            Assert.That(repository?.Attribute("url")?.Value, Is.EqualTo(RepositoryUrl));
             Assert.That(repository?.Attribute("commit")?.Value, Does.Match("^[0-9a-f]{40}$"));
+            if (RepositoryUrl is null)
+            {
+                // No public remote: no address is invented.
+                Assert.That(repository?.Attribute("url"), Is.Null, "repository url without a public origin remote");
+                Assert.That(package.MetaElement("projectUrl"), Is.Null, "projectUrl without a public origin remote");
+            }
+            else
+            {
+                Assert.That(repository?.Attribute("url")?.Value, Is.EqualTo(RepositoryUrl));
+                Assert.That(package.Meta("projectUrl"), Is.EqualTo(RepositoryUrl));
+            }
 
             foreach (string tfm in Frameworks)
             {
@@ -111,34 +124,96 @@ public sealed class PackagingTests
     }
 
     [TestCaseSource(nameof(Members))]
-    public void A_member_symbol_package_holds_portable_pdbs_with_source_link_to_the_repository(string id)
+    public void A_member_symbol_package_holds_portable_pdbs_with_source_link_to_the_repository_or_embedded_sources(string id)
     {
         using ZipArchive symbols = ZipFile.OpenRead(_packages[id].SymbolsPath);
         foreach (string tfm in Frameworks)
         {
-            ZipArchiveEntry? pdb = symbols.GetEntry($"lib/{tfm}/{id}.pdb");
-            Assert.That(pdb, Is.Not.Null, $"lib/{tfm}/{id}.pdb");
-
-            using var buffer = new MemoryStream();
-            using (Stream stream = pdb!.Open())
-            {
-                stream.CopyTo(buffer);
-            }
-
-            buffer.Position = 0;
-            using MetadataReaderProvider provider = MetadataReaderProvider.FromPortablePdbStream(buffer);
+            using MetadataReaderProvider provider = OpenPdb(symbols, $"lib/{tfm}/{id}.pdb");
             MetadataReader reader = provider.GetMetadataReader();
             string? sourceLink = reader.CustomDebugInformation
                 .Select(reader.GetCustomDebugInformation)
                 .Where(info => reader.GetGuid(info.Kind) == SourceLinkGuid)
                 .Select(info => Encoding.UTF8.GetString(reader.GetBlobBytes(info.Value)))
                 .SingleOrDefault();
-            Assert.That(sourceLink, Is.Not.Null, $"{tfm}: no Source Link in the PDB");
 
-            using JsonDocument json = JsonDocument.Parse(sourceLink!);
-            string target = json.RootElement.GetProperty("documents").EnumerateObject().Single().Value.GetString()!;
-            Assert.That(target, Does.StartWith("https://raw.githubusercontent.com/asyncutils/AsyncUtils/"));
+            if (RepositoryUrl is null)
+            {
+                // Without a public repository the PDB carries every source file itself.
+                Assert.That(sourceLink, Is.Null, $"{tfm}: Source Link without a public repository");
+                var embedded = reader.Documents
+                    .Select(d => reader.GetCustomDebugInformation(d).Select(reader.GetCustomDebugInformation).Any(i => reader.GetGuid(i.Kind) == EmbeddedSourceGuid))
+                    .ToList();
+                Assert.That(embedded, Is.Not.Empty.And.All.True, $"{tfm}: every document's source is embedded");
+            }
+            else
+            {
+                Assert.That(sourceLink, Is.Not.Null, $"{tfm}: no Source Link in the PDB");
+                using JsonDocument json = JsonDocument.Parse(sourceLink!);
+                string target = json.RootElement.GetProperty("documents").EnumerateObject().Single().Value.GetString()!;
+                Assert.That(target, Does.StartWith(RepositoryUrl.Replace("https://github.com/", "https://raw.githubusercontent.com/", StringComparison.Ordinal) + "/"));
+            }
         }
+    }
+
+    [TestCaseSource(nameof(Members))]
+    public void A_member_package_packed_outside_CI_is_deterministic_with_no_build_path_in_its_dll_or_pdb(string id)
+    {
+        // The pack above runs without CI=true and without -p:ContinuousIntegrationBuild, as a
+        // developer's release pack would: every path must still be mapped to /_/.
+        using ZipArchive package = ZipFile.OpenRead(_packages[id].Path);
+        using ZipArchive symbols = ZipFile.OpenRead(_packages[id].SymbolsPath);
+        foreach (string tfm in Frameworks)
+        {
+            using var dll = new MemoryStream();
+            using (Stream stream = package.GetEntry($"lib/{tfm}/{id}.dll")!.Open())
+            {
+                stream.CopyTo(dll);
+            }
+
+            dll.Position = 0;
+            using var pe = new System.Reflection.PortableExecutable.PEReader(dll);
+            var codeView = pe.ReadDebugDirectory().Single(e => e.Type == System.Reflection.PortableExecutable.DebugDirectoryEntryType.CodeView);
+            string pdbPath = pe.ReadCodeViewDebugDirectoryData(codeView).Path;
+            Assert.That(pdbPath, Does.StartWith("/_/"), $"{tfm}: the DLL names its PDB by a build path");
+            Assert.That(pe.ReadDebugDirectory().Any(e => e.IsPortableCodeView), Is.True);
+
+            using MetadataReaderProvider provider = OpenPdb(symbols, $"lib/{tfm}/{id}.pdb");
+            MetadataReader reader = provider.GetMetadataReader();
+            foreach (DocumentHandle handle in reader.Documents)
+            {
+                string name = reader.GetString(reader.GetDocument(handle).Name);
+                Assert.That(name, Does.StartWith("/_/").And.Not.Contain(RepoRoot).And.Not.Contain(_workDir), $"{tfm}: a build path in the PDB");
+            }
+        }
+    }
+
+    private static MetadataReaderProvider OpenPdb(ZipArchive symbols, string entryName)
+    {
+        ZipArchiveEntry? pdb = symbols.GetEntry(entryName);
+        Assert.That(pdb, Is.Not.Null, entryName);
+        var buffer = new MemoryStream();
+        using (Stream stream = pdb!.Open())
+        {
+            stream.CopyTo(buffer);
+        }
+
+        buffer.Position = 0;
+        return MetadataReaderProvider.FromPortablePdbStream(buffer);
+    }
+
+    /// <summary>Reads the origin remote from .git/config; only https://github.com/owner/name (or git@github.com:owner/name) counts as public.</summary>
+    private static string? PublicOriginUrl(string repoRoot)
+    {
+        string config = Path.Combine(repoRoot, ".git", "config");
+        if (!File.Exists(config))
+        {
+            return null;
+        }
+
+        System.Text.RegularExpressions.Match origin = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(config), @"\[remote ""origin""\][^\[]*?\burl\s*=\s*(\S+)");
+        System.Text.RegularExpressions.Match github = System.Text.RegularExpressions.Regex.Match(origin.Groups[1].Value, @"^(?:https://github\.com/|git@github\.com:)([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$");
+        return github.Success ? $"https://github.com/{github.Groups[1].Value}/{github.Groups[2].Value}" : null;
     }
 
     [Test]
