@@ -45,8 +45,8 @@ internal sealed class WeatherClient : IDisposable
     {
         while (true)
         {
-            // Rate limiter first, lockout last (as the seed advises): a caller that waited for a
-            // permit still respects a lockout that began meanwhile.
+            // Rate limiter first, lockout last, as the Python library async-utils advises: a caller
+            // that waited for a permit still respects a lockout that began meanwhile.
             await using (await _limiter.EnterAsync(cancellationToken))
             {
                 await _lockout.EnterAsync(cancellationToken);

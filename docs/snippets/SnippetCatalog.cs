@@ -21,9 +21,11 @@ public static class SnippetCatalog
         ("Scheduler", SchedulerSnippets.RunAsync),
         ("DualColor", DualColorSnippets.RunAsync),
         ("GenTransform", GenTransformSnippets.RunAsync),
+        ("MergeGens", MergeGensSnippets.RunAsync),
         ("Waterfall", WaterfallSnippets.RunAsync),
         ("SignalService and the graceful shutdown guide", GracefulShutdownGuide.RunAsync),
         ("Guide: rate-limited HTTP API", RateLimitedHttpGuide.RunAsync),
         ("Guide: choosing a queue", ChoosingAQueueGuide.RunAsync),
+        .. ReadmeSnippets.ReadmeCatalog.All, // the README examples (docs/snippets/Readme)
     ];
 }

@@ -72,6 +72,29 @@ internal sealed class LoopWork<TResult> : LoopWork
             return;
         }
 
+        if (_loop.WorkContext is { } workContext)
+        {
+            // A context from ThreadedLoopOptions.SynchronizationContextFactory: current while the
+            // function runs, so its awaits capture it.
+            SynchronizationContext? previous = SynchronizationContext.Current;
+            SynchronizationContext.SetSynchronizationContext(workContext);
+            try
+            {
+                Run();
+            }
+            finally
+            {
+                SynchronizationContext.SetSynchronizationContext(previous);
+            }
+        }
+        else
+        {
+            Run();
+        }
+    }
+
+    private void Run()
+    {
         try
         {
             switch (_kind)
@@ -133,29 +156,60 @@ internal sealed class LoopWork<TResult> : LoopWork
         {
             Succeeded(_kind == LoopWorkKind.AsyncFunction ? ((Task<TResult>)inner).Result : default!);
         }
-        else if (inner.IsCanceled)
+        else if (inner.IsCanceled && _token.IsCancellationRequested)
         {
             Canceled();
         }
         else
         {
+            // Faulted, or cancelled while the work's token was not (an HttpClient timeout, some
+            // other token): a fault, as the same exception thrown synchronously would be.
             // Reading Exception marks the inner task observed.
-            IReadOnlyCollection<Exception> faults = inner.Exception!.InnerExceptions;
+            IReadOnlyCollection<Exception> faults = inner.IsCanceled ? [CancellationOf(inner)] : inner.Exception!.InnerExceptions;
             if (_completion is not null)
             {
                 _completion.TrySetException(faults);
                 Finish();
             }
-            else
+            else if (_loop.IsLoopThread || !_loop.TryRunOnLoop(ReportPostedFaultsCallback, (this, faults)))
             {
-                foreach (Exception fault in faults)
-                {
-                    _loop.ReportFault(fault);
-                }
-
-                Finish();
+                ReportPostedFaults(faults);
             }
+
+            // Otherwise the report runs on the loop thread, where UnhandledException is raised;
+            // the work counts as outstanding until then.
         }
+    }
+
+    /// <summary>The exception a cancelled task ends with: the function's own <see cref="OperationCanceledException"/> when it threw one.</summary>
+    private static OperationCanceledException CancellationOf(Task task)
+    {
+        try
+        {
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException ex)
+        {
+            return ex;
+        }
+
+        return new TaskCanceledException(task);
+    }
+
+    private static readonly Action<object?> ReportPostedFaultsCallback = static state =>
+    {
+        (LoopWork<TResult> work, IReadOnlyCollection<Exception> faults) = ((LoopWork<TResult>, IReadOnlyCollection<Exception>))state!;
+        work.ReportPostedFaults(faults);
+    };
+
+    private void ReportPostedFaults(IReadOnlyCollection<Exception> faults)
+    {
+        foreach (Exception fault in faults)
+        {
+            _loop.ReportFault(fault);
+        }
+
+        Finish();
     }
 
     private void Succeeded(TResult result)
@@ -172,6 +226,7 @@ internal sealed class LoopWork<TResult> : LoopWork
 
     private void Failed(Exception ex)
     {
+        // The same rule as for a cancelled task in FromInner: only while the work's token is cancelled.
         if (ex is OperationCanceledException && _token.IsCancellationRequested)
         {
             Canceled();

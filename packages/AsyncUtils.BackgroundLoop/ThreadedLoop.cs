@@ -6,7 +6,7 @@ namespace AsyncUtils.BackgroundLoop;
 /// A single-threaded async loop on a dedicated, named thread: work scheduled here runs on that
 /// thread, and so does every continuation of its <see langword="await"/>s (the thread's
 /// <see cref="SynchronizationContext"/> is an <see cref="AsyncContext"/> from Nito.AsyncEx.Context).
-/// The rendering of the seed's <c>threaded_loop()</c>.
+/// The rendering of the Python library async-utils' <c>threaded_loop()</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -25,12 +25,16 @@ namespace AsyncUtils.BackgroundLoop;
 /// <b>Cancellation.</b> Each function receives a token that is cancelled by
 /// <see cref="CancelAll"/>, by disposal when work outlives <see cref="ThreadedLoopOptions.DisposeTimeout"/>,
 /// and by the caller's own token when one was given. Work whose token is cancelled before it
-/// starts does not start; its task ends as cancelled.
+/// starts does not start; its task ends as cancelled. One rule, for synchronous and asynchronous
+/// work alike: work that throws <see cref="OperationCanceledException"/> (or whose task ends
+/// cancelled) while its token is cancelled ends as cancelled; any other cancellation (an
+/// <c>HttpClient</c> timeout, some other token) is a fault like any exception.
 /// </para>
 /// <para>
-/// <b>Faults.</b> A scheduled function's exception goes to its task. A posted function's
+/// <b>Faults.</b> A scheduled function's exception goes to its task (faulted). A posted function's
 /// exception, and an exception escaping an <see langword="async"/> <see langword="void"/> method on
-/// the loop, go to <see cref="UnhandledException"/> and the loop goes on (a plain
+/// the loop, go to <see cref="UnhandledException"/>, raised on the loop thread even when the
+/// function's last step ran elsewhere, and the loop goes on (a plain
 /// <c>AsyncContextThread</c> dies on them). Faults that arrive while no handler is subscribed,
 /// and exceptions thrown by a handler, are kept and thrown by disposal as one
 /// <see cref="AggregateException"/>, so none is lost silently.
@@ -41,7 +45,17 @@ namespace AsyncUtils.BackgroundLoop;
 /// <see cref="ThreadedLoopOptions.CancellationGracePeriod"/>), stops the loop, ends the tasks of
 /// work that never finished as cancelled, joins the thread, and then throws the kept faults, if
 /// any. While it waits, work running on the loop may still schedule more (it is waited for
-/// too); other threads get <see cref="ObjectDisposedException"/>.
+/// too); other threads get <see cref="ObjectDisposedException"/>. Loop work must not wait for
+/// the loop's disposal, not even one started on another thread
+/// (<c>await Task.Run(() =&gt; loop.DisposeAsync().AsTask())</c>): the disposal waits for that
+/// work, so with the default infinite <see cref="ThreadedLoopOptions.DisposeTimeout"/> both wait
+/// forever; with a finite one the work is cancelled, then abandoned after the grace period. To
+/// shut the loop down from its own work, signal its owner and let the owner dispose it.
+/// </para>
+/// <para>
+/// <b>Another context.</b> <see cref="ThreadedLoopOptions.SynchronizationContextFactory"/> (the
+/// Python library async-utils' <c>loop_factory</c>) lets loop work run under a context of the
+/// caller's making that decorates the loop's own; the loop's queue and guarantees stay.
 /// </para>
 /// <para>
 /// <b>Cost.</b> Scheduling takes one short lock and queues one task to the loop; a round trip is
@@ -71,6 +85,8 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     private TaskCompletionSource? _idle;
     private List<Exception>? _unreported;
     private TaskCompletionSource<Exception?>? _disposal;
+    private bool _stopPosted;
+    private SynchronizationContext? _workContext;
 
     /// <summary>Starts a loop on a new background thread named <c>"AsyncUtils.ThreadedLoop"</c>.</summary>
     public ThreadedLoop()
@@ -81,6 +97,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     /// <summary>Starts a loop on a new background thread.</summary>
     /// <param name="options">Thread name, disposal timeouts and clock; copied, may be <see langword="null"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A timeout in <paramref name="options"/> is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    /// <exception cref="InvalidOperationException"><see cref="ThreadedLoopOptions.SynchronizationContextFactory"/> threw (the <see cref="Exception.InnerException"/>) or returned <see langword="null"/>; no loop was started.</exception>
     public ThreadedLoop(ThreadedLoopOptions? options)
     {
         _disposeTimeout = options?.DisposeTimeout ?? Timeout.InfiniteTimeSpan;
@@ -96,15 +113,63 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         // The loop's own hold on the context: Execute never runs dry; the loop stops only when
         // disposal posts the stop signal.
         _context.SynchronizationContext.OperationStarted();
-        _thread = new Thread(ThreadMain) { IsBackground = true, Name = Name };
+        Func<SynchronizationContext, SynchronizationContext>? factory = options?.SynchronizationContextFactory;
+        using ManualResetEventSlim? factoryDone = factory is null ? null : new ManualResetEventSlim();
+        Exception? factoryFault = null;
+        _thread = new Thread(factory is null ? ThreadMain : () =>
+        {
+            // On the loop thread, before any work: a context may need to be made on its thread.
+            try
+            {
+                _workContext = factory(_context.SynchronizationContext);
+                if (_workContext is null)
+                {
+                    factoryFault = new InvalidOperationException(
+                        $"{nameof(ThreadedLoopOptions)}.{nameof(ThreadedLoopOptions.SynchronizationContextFactory)} returned null; no loop was started.");
+                }
+            }
+            catch (Exception ex)
+            {
+                factoryFault = new InvalidOperationException(
+                    $"{nameof(ThreadedLoopOptions)}.{nameof(ThreadedLoopOptions.SynchronizationContextFactory)} threw; no loop was started. See the inner exception.", ex);
+            }
+
+            factoryDone!.Set();
+            if (factoryFault is null)
+            {
+                ThreadMain();
+            }
+        })
+        { IsBackground = true, Name = Name };
         _thread.Start();
         ManagedThreadId = _thread.ManagedThreadId;
+        if (factoryDone is not null)
+        {
+            factoryDone.Wait();
+            if (factoryFault is not null)
+            {
+                _thread.Join();
+                _context.Dispose();
+                throw factoryFault;
+            }
+
+            if (ReferenceEquals(_workContext, _context.SynchronizationContext))
+            {
+                _workContext = null; // the loop's own: nothing to switch
+            }
+        }
     }
 
+    /// <summary>The context from <see cref="ThreadedLoopOptions.SynchronizationContextFactory"/> that loop work runs under; <see langword="null"/> for the loop's own.</summary>
+    internal SynchronizationContext? WorkContext => _workContext;
+
     /// <summary>
-    /// Raised, on the loop thread, for each exception thrown by posted work or escaping an
-    /// <see langword="async"/> <see langword="void"/> method on the loop. The loop goes on. If no
-    /// handler is subscribed, or a handler throws, the exception is kept and thrown by disposal.
+    /// Raised, on the loop thread, for each exception thrown by posted work (including a
+    /// cancellation its token did not cause) or escaping an <see langword="async"/>
+    /// <see langword="void"/> method on the loop; also when the work's last step ran off the loop
+    /// (the report is queued to the loop). The one exception: posted work abandoned by disposal
+    /// that fails after the loop stopped is reported on the thread where it failed. The loop goes
+    /// on. If no handler is subscribed, or a handler throws, the exception is kept and thrown by disposal.
     /// </summary>
     public event EventHandler<ThreadedLoopExceptionEventArgs>? UnhandledException;
 
@@ -200,7 +265,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         return Enqueue<TResult>(function, LoopWorkKind.AsyncFunction, posted: false, cancellationToken).Task;
     }
 
-    /// <summary>Runs an action on the loop and waits for it (the seed's <c>run</c>); the same as <see cref="Schedule(Action{CancellationToken})"/>.</summary>
+    /// <summary>Runs an action on the loop and waits for it (the Python library async-utils' <c>run</c>); the same as <see cref="Schedule(Action{CancellationToken})"/>.</summary>
     /// <param name="action">The action; receives the work's token.</param>
     /// <returns>A task for the action's completion.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="action"/> is <see langword="null"/>.</exception>
@@ -219,7 +284,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     public Task RunAsync(Action<CancellationToken> action, CancellationToken cancellationToken) =>
         WaitOrGiveUp(Schedule(action, cancellationToken), cancellationToken);
 
-    /// <summary>Runs a function on the loop and waits for its result (the seed's <c>run</c>); the same as <see cref="Schedule{TResult}(Func{CancellationToken, TResult})"/>.</summary>
+    /// <summary>Runs a function on the loop and waits for its result (the Python library async-utils' <c>run</c>); the same as <see cref="Schedule{TResult}(Func{CancellationToken, TResult})"/>.</summary>
     /// <typeparam name="TResult">The function's result type.</typeparam>
     /// <param name="function">The function; receives the work's token.</param>
     /// <returns>A task for the function's result.</returns>
@@ -240,7 +305,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     public Task<TResult> RunAsync<TResult>(Func<CancellationToken, TResult> function, CancellationToken cancellationToken) =>
         WaitOrGiveUp(Schedule(function, cancellationToken), cancellationToken);
 
-    /// <summary>Runs an asynchronous function on the loop and waits for it (the seed's <c>run</c>); the same as <see cref="Schedule(Func{CancellationToken, Task})"/>.</summary>
+    /// <summary>Runs an asynchronous function on the loop and waits for it (the Python library async-utils' <c>run</c>); the same as <see cref="Schedule(Func{CancellationToken, Task})"/>.</summary>
     /// <param name="function">The function; receives the work's token.</param>
     /// <returns>A task that completes as the function's task does.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="function"/> is <see langword="null"/>.</exception>
@@ -259,7 +324,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     public Task RunAsync(Func<CancellationToken, Task> function, CancellationToken cancellationToken) =>
         WaitOrGiveUp(Schedule(function, cancellationToken), cancellationToken);
 
-    /// <summary>Runs an asynchronous function on the loop and waits for its result (the seed's <c>run</c>); the same as <see cref="Schedule{TResult}(Func{CancellationToken, Task{TResult}})"/>.</summary>
+    /// <summary>Runs an asynchronous function on the loop and waits for its result (the Python library async-utils' <c>run</c>); the same as <see cref="Schedule{TResult}(Func{CancellationToken, Task{TResult}})"/>.</summary>
     /// <typeparam name="TResult">The function's result type.</typeparam>
     /// <param name="function">The function; receives the work's token.</param>
     /// <returns>A task for the function's result.</returns>
@@ -294,9 +359,10 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs an asynchronous function on the loop, fire-and-forget. If it fails, the exception
-    /// goes to <see cref="UnhandledException"/> and the loop goes on. It counts as outstanding
-    /// work until its task completes.
+    /// Runs an asynchronous function on the loop, fire-and-forget. If it fails, or its task ends
+    /// cancelled while its token is not, the exception goes to <see cref="UnhandledException"/>
+    /// (on the loop thread) and the loop goes on. It counts as outstanding work until its task
+    /// completes and its fault, if any, has been reported.
     /// </summary>
     /// <param name="function">The function; receives the work's token.</param>
     /// <exception cref="ArgumentNullException"><paramref name="function"/> is <see langword="null"/>.</exception>
@@ -325,8 +391,8 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Blocks until no scheduled or posted work is outstanding, or the timeout passes (the seed's
-    /// <c>wait_sync</c>). Work scheduled while waiting is waited for too.
+    /// Blocks until no scheduled or posted work is outstanding, or the timeout passes (the Python library
+    /// async-utils' <c>wait_sync</c>). Work scheduled while waiting is waited for too.
     /// </summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</param>
     /// <returns><see langword="true"/> when everything finished; <see langword="false"/> on timeout.</returns>
@@ -405,6 +471,23 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         FinishOne();
     }
 
+    /// <summary>Queues bookkeeping (never user code) to run on the loop thread, unless the loop has been told to stop.</summary>
+    /// <returns><see langword="false"/> if the loop will run nothing more; the caller then does the work itself.</returns>
+    internal bool TryRunOnLoop(Action<object?> callback, object state)
+    {
+        lock (_gate)
+        {
+            if (_stopPosted)
+            {
+                return false;
+            }
+
+            new Task(callback, state).Start(_scheduler);
+            return true;
+        }
+    }
+
+    /// <summary>Raises <see cref="UnhandledException"/> (on the loop thread, except for work abandoned after the loop stopped) or keeps the fault for disposal.</summary>
     internal void ReportFault(Exception fault)
     {
         EventHandler<ThreadedLoopExceptionEventArgs>? handler = UnhandledException;
@@ -673,8 +756,13 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         // No accepted work may reach the queue after the stop signal.
         SpinWait.SpinUntil(() => Volatile.Read(ref _enqueuing) == 0);
 
-        // Everything queued before the signal still runs; then Execute throws it and the thread leaves.
-        _context.SynchronizationContext.Post(static state => throw (OperationCanceledException)state!, _stopSignal);
+        // Everything queued before the signal still runs; then Execute throws it and the thread
+        // leaves. Posted under the lock, so TryRunOnLoop either queues ahead of it or sees it.
+        lock (_gate)
+        {
+            _stopPosted = true;
+            _context.SynchronizationContext.Post(static state => throw (OperationCanceledException)state!, _stopSignal);
+        }
         await _exited.Task.ConfigureAwait(false);
         _thread.Join();
 

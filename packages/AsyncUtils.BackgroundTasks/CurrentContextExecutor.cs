@@ -5,7 +5,7 @@ namespace AsyncUtils.BackgroundTasks;
 /// <summary>
 /// An executor bound to the <see cref="SynchronizationContext"/> that is current when it is
 /// created (the thread pool when there is none): submitted functions and Map calls run there,
-/// at most <see cref="MaxConcurrency"/> at a time. The rendering of the seed's <c>CurrentLoopExecutor</c>.
+/// at most <see cref="MaxConcurrency"/> at a time. The rendering of the Python library async-utils' <c>CurrentLoopExecutor</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -24,7 +24,10 @@ namespace AsyncUtils.BackgroundTasks;
 /// most a window's worth of results wait for the consumer, so memory is O(window), not O(input).
 /// A failing item becomes that item's <see cref="MapResult{TSource, TResult}"/> and the others go
 /// on. Stopping the iteration early, or cancelling its token, cancels the Map's calls and waits
-/// for them before the iteration ends.
+/// for them before the iteration ends. <see cref="MapFailFast{TSource, TResult}"/> and
+/// <see cref="MapOrderedFailFast{TSource, TResult}"/> end at the first failure instead (cancelling
+/// the running calls and throwing it); <see cref="MapAsTasks{TSource, TResult}"/> yields completed
+/// tasks in completion order.
 /// </para>
 /// <para>
 /// <b>Closing.</b> <see cref="DisposeAsync"/> refuses new work and waits for every call already
@@ -44,7 +47,9 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     private readonly int _cap;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly object _gate = new();
-    private readonly Queue<SlotWaiter> _waiters = new();
+    private SlotWaiter? _firstWaiter;
+    private SlotWaiter? _lastWaiter;
+    private int _waiterCount;
     private int _running;
     private int _outstanding;
     private volatile bool _closed;
@@ -77,6 +82,18 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     internal bool IsClosed => _closed;
 
     internal CancellationToken ShutdownToken => _shutdown.Token;
+
+    /// <summary>The number of calls and Map lanes queued for a slot; for tests.</summary>
+    internal int WaiterCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _waiterCount;
+            }
+        }
+    }
 
     /// <summary>Submits a call; it receives a token cancelled only by <see cref="CancelAndShutdownAsync"/>.</summary>
     /// <param name="function">The call.</param>
@@ -125,7 +142,7 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(function);
         ThrowIfClosed();
         int window = Math.Min(_cap, _cap == int.MaxValue ? Environment.ProcessorCount : _cap);
-        return MapCore(source, function, window, window, ordered: false, cancellationToken);
+        return MapCore(source, function, window, window, ordered: false, failFast: false, cancellationToken);
     }
 
     /// <summary>
@@ -151,11 +168,102 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lookAhead);
         ThrowIfClosed();
         int window = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
-        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, cancellationToken);
+        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, failFast: false, cancellationToken);
     }
 
     /// <summary>
-    /// The seed's <c>force_cancel_and_shutdown</c>: refuses new work, cancels the token of running
+    /// Like <see cref="Map{TSource, TResult}"/>, but the first failing item ends the iteration
+    /// (the asynchronous iteration of the Python library async-utils' <c>map</c>, which raises on
+    /// the first failure): every outcome yielded is a success.
+    /// </summary>
+    /// <remarks>
+    /// When an item fails, the Map takes no new item from <paramref name="source"/>, cancels the
+    /// token of the calls still running, waits for them to finish, and then, after the successes
+    /// that were already waiting for the consumer, throws that item's exception, unwrapped and
+    /// with its own stack trace. "First" is the first to finish with an exception. The other
+    /// calls' outcomes after it (their successes, their failures, the
+    /// <see cref="OperationCanceledException"/>s the cancellation causes) are dropped, observed
+    /// and never thrown. An <see cref="OperationCanceledException"/> from a call whose token was
+    /// not cancelled (an <c>HttpClient</c> timeout) is a failure like any other. The
+    /// iteration's own end is as for <see cref="Map{TSource, TResult}"/>: an exception from
+    /// <paramref name="source"/> itself, <see cref="OperationCanceledException"/> for
+    /// <paramref name="cancellationToken"/>, <see cref="ObjectDisposedException"/> when the
+    /// executor closes; whichever comes first wins.
+    /// </remarks>
+    /// <typeparam name="TSource">The input item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The input; enumerated once, under a lock, one item per free lane.</param>
+    /// <param name="function">The call for one item; receives a token cancelled when an item fails, the iteration stops early or the executor is shut down with cancellation.</param>
+    /// <param name="cancellationToken">Stops the iteration and cancels its calls.</param>
+    /// <returns>The successful outcomes in completion order, up to the first failure.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public IAsyncEnumerable<MapResult<TSource, TResult>> MapFailFast<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(function);
+        ThrowIfClosed();
+        int window = Math.Min(_cap, _cap == int.MaxValue ? Environment.ProcessorCount : _cap);
+        return MapCore(source, function, window, window, ordered: false, failFast: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="MapOrdered{TSource, TResult}"/>, but the first failing item ends the
+    /// iteration, as in <see cref="MapFailFast{TSource, TResult}"/>: the outcomes are yielded in
+    /// input order up to the first one missing (the failed item, or one cancelled or dropped
+    /// because of it), then the failure is thrown.
+    /// </summary>
+    /// <typeparam name="TSource">The input item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The input; enumerated once, under a lock, one item per free lane.</param>
+    /// <param name="function">The call for one item; receives a token cancelled when an item fails, the iteration stops early or the executor is shut down with cancellation.</param>
+    /// <param name="lookAhead">How far past the oldest unfinished item the Map may run; greater than zero.</param>
+    /// <param name="cancellationToken">Stops the iteration and cancels its calls.</param>
+    /// <returns>The successful outcomes in input order, up to the first gap the failure left.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lookAhead"/> is zero or negative.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public IAsyncEnumerable<MapResult<TSource, TResult>> MapOrderedFailFast<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lookAhead, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(function);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lookAhead);
+        ThrowIfClosed();
+        int window = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
+        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, failFast: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="Map{TSource, TResult}"/>, but yields each item's outcome as a completed
+    /// task, in completion order (the synchronous iteration of the Python library async-utils'
+    /// <c>map</c>, like <c>asyncio.as_completed</c>): <see langword="await"/> it for the value or
+    /// the item's exception. A failing item does not stop the others.
+    /// </summary>
+    /// <remarks>
+    /// Every task yielded has already completed: successfully, faulted with the item's exception,
+    /// or cancelled when the call ended with an <see cref="OperationCanceledException"/>. Laziness,
+    /// the window and the early-stop rules are those of <see cref="Map{TSource, TResult}"/>: the
+    /// tasks are made one at a time as the consumer asks, so memory stays O(window).
+    /// </remarks>
+    /// <typeparam name="TSource">The input item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The input; enumerated once, under a lock, one item per free lane.</param>
+    /// <param name="function">The call for one item; receives a token cancelled when the iteration stops early or the executor is shut down with cancellation.</param>
+    /// <param name="cancellationToken">Stops the iteration and cancels its calls.</param>
+    /// <returns>Completed tasks in completion order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The executor is closed.</exception>
+    public IAsyncEnumerable<Task<TResult>> MapAsTasks<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, CancellationToken cancellationToken = default)
+    {
+        IAsyncEnumerable<MapResult<TSource, TResult>> outcomes = Map(source, function, cancellationToken);
+        return AsTasks(outcomes, cancellationToken);
+    }
+
+    /// <summary>
+    /// The Python library async-utils' <c>force_cancel_and_shutdown</c>: refuses new work, cancels the token of running
     /// calls, drops queued ones (their tasks end cancelled) and waits for the running ones to finish.
     /// </summary>
     /// <returns>A task that completes when no call is running.</returns>
@@ -166,11 +274,13 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         // Cancel first, so that a Map lane whose wait for a slot is rejected below sees its token
         // cancelled and ends quietly.
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        List<SlotWaiter> dropped;
+        List<SlotWaiter> dropped = [];
         lock (_gate)
         {
-            dropped = [.. _waiters];
-            _waiters.Clear();
+            while (DequeueWaiter() is { } waiter)
+            {
+                dropped.Add(waiter);
+            }
         }
 
         foreach (SlotWaiter waiter in dropped)
@@ -201,22 +311,73 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         }
     }
 
+    /// <summary>Gives a slot back: it passes straight to the first waiter, or becomes free. Iterative, never recursive.</summary>
     internal void ReleaseSlot()
     {
-        SlotWaiter? next = null;
+        while (true)
+        {
+            SlotWaiter? next;
+            lock (_gate)
+            {
+                next = DequeueWaiter();
+                if (next is null)
+                {
+                    _running--;
+                    return;
+                }
+            }
+
+            if (next.Grant())
+            {
+                return;
+            }
+
+            // The waiter could not take the slot: hand it to the next one, in this loop.
+        }
+    }
+
+    /// <summary>Takes a cancelled waiter out of the queue in O(1).</summary>
+    /// <returns><see langword="true"/> if it was still queued; <see langword="false"/> if a grant or a rejection took it first.</returns>
+    internal bool TryRemoveWaiter(SlotWaiter waiter)
+    {
         lock (_gate)
         {
-            if (_waiters.Count > 0)
+            if (!waiter.Queued)
             {
-                next = _waiters.Dequeue(); // the slot passes straight to the next waiter
+                return false;
             }
-            else
+
+            Unlink(waiter);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Takes a slot: at once when one is free, otherwise after the waiters ahead. A cancelled
+    /// token takes the waiter out of the queue at once.
+    /// </summary>
+    /// <returns><see langword="true"/> when the caller holds a slot; <see langword="false"/> when its token was cancelled or the executor shut down first.</returns>
+    internal ValueTask<bool> AcquireSlotAsync(CancellationToken cancellationToken)
+    {
+        LaneWaiter waiter;
+        lock (_gate)
+        {
+            if (_running < _cap)
             {
-                _running--;
+                _running++;
+                return new ValueTask<bool>(true);
             }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            waiter = new LaneWaiter(this);
+            EnqueueWaiter(waiter);
         }
 
-        next?.Grant();
+        return WaitForSlotAsync(waiter, cancellationToken);
     }
 
     internal void FinishOutstanding()
@@ -257,7 +418,7 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
             else
             {
                 call.CaptureExecutionContext();
-                _waiters.Enqueue(call);
+                EnqueueWaiter(call);
             }
         }
 
@@ -291,36 +452,67 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         await idle.ConfigureAwait(false);
     }
 
-    /// <summary>Takes a slot: at once when one is free, otherwise after the waiters ahead.</summary>
-    private ValueTask AcquireSlotAsync(CancellationToken cancellationToken)
-    {
-        LaneWaiter waiter;
-        lock (_gate)
-        {
-            if (_running < _cap)
-            {
-                _running++;
-                return ValueTask.CompletedTask;
-            }
-
-            if (_closed && cancellationToken.IsCancellationRequested)
-            {
-                return ValueTask.FromCanceled(cancellationToken);
-            }
-
-            waiter = new LaneWaiter(this);
-            _waiters.Enqueue(waiter);
-        }
-
-        return WaitForSlotAsync(waiter, cancellationToken);
-    }
-
-    private static async ValueTask WaitForSlotAsync(LaneWaiter waiter, CancellationToken cancellationToken)
+    private static async ValueTask<bool> WaitForSlotAsync(LaneWaiter waiter, CancellationToken cancellationToken)
     {
         using (cancellationToken.UnsafeRegister(static state => ((LaneWaiter)state!).Cancel(), waiter))
         {
-            await waiter.Task.ConfigureAwait(true);
+            await waiter.Task.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        return waiter.Task.IsCompletedSuccessfully;
+    }
+
+    private void EnqueueWaiter(SlotWaiter waiter)
+    {
+        waiter.Queued = true;
+        waiter.Previous = _lastWaiter;
+        if (_lastWaiter is null)
+        {
+            _firstWaiter = waiter;
+        }
+        else
+        {
+            _lastWaiter.Next = waiter;
+        }
+
+        _lastWaiter = waiter;
+        _waiterCount++;
+    }
+
+    private SlotWaiter? DequeueWaiter()
+    {
+        SlotWaiter? first = _firstWaiter;
+        if (first is not null)
+        {
+            Unlink(first);
+        }
+
+        return first;
+    }
+
+    private void Unlink(SlotWaiter waiter)
+    {
+        if (waiter.Previous is null)
+        {
+            _firstWaiter = waiter.Next;
+        }
+        else
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _lastWaiter = waiter.Previous;
+        }
+        else
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+
+        waiter.Previous = waiter.Next = null;
+        waiter.Queued = false;
+        _waiterCount--;
     }
 
     private async IAsyncEnumerable<MapResult<TSource, TResult>> MapCore<TSource, TResult>(
@@ -329,10 +521,11 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         int lanes,
         int window,
         bool ordered,
+        bool failFast,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
-        using var map = new MapState<TSource, TResult>(this, source, function, lanes, window, ordered, linked.Token);
+        using var map = new MapState<TSource, TResult>(this, source, function, lanes, window, ordered, failFast, linked);
         lock (_gate)
         {
             ThrowIfClosed();
@@ -390,6 +583,28 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         }
     }
 
+    private static async IAsyncEnumerable<Task<TResult>> AsTasks<TSource, TResult>(
+        IAsyncEnumerable<MapResult<TSource, TResult>> outcomes, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (MapResult<TSource, TResult> outcome in outcomes.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (outcome.IsSuccess)
+            {
+                yield return Task.FromResult(outcome.Value);
+            }
+            else if (outcome.Exception is OperationCanceledException canceled)
+            {
+                var task = new TaskCompletionSource<TResult>();
+                task.SetCanceled(canceled.CancellationToken);
+                yield return task.Task;
+            }
+            else
+            {
+                yield return Task.FromException<TResult>(outcome.Exception!);
+            }
+        }
+    }
+
     private async Task RunLaneAsync<TSource, TResult>(MapState<TSource, TResult> map)
     {
         bool holding = false;
@@ -411,7 +626,11 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
 
                 if (!holding)
                 {
-                    await AcquireSlotAsync(map.Token).ConfigureAwait(true);
+                    if (!await AcquireSlotAsync(map.Token).ConfigureAwait(true))
+                    {
+                        return; // the iteration stopped or the executor shut down while the lane waited
+                    }
+
                     holding = true;
                 }
 
@@ -435,6 +654,20 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
                 catch (Exception ex)
                 {
                     result = new MapResult<TSource, TResult>(index, item, default!, ex);
+                }
+
+                if (map.FailFast)
+                {
+                    if (!result.IsSuccess)
+                    {
+                        map.Fail(result.Exception!);
+                        continue; // the next take sees the end
+                    }
+
+                    if (map.Ending)
+                    {
+                        continue; // finished after the failure: dropped, and the next take sees the end
+                    }
                 }
 
                 if (map.Ordered)

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 
 namespace AsyncUtils.BackgroundTasks;
@@ -23,6 +24,7 @@ internal sealed class MapState<TSource, TResult> : IDisposable
     private readonly MapResult<TSource, TResult>[]? _ring;
     private readonly bool[]? _ready;
     private readonly CurrentContextExecutor _executor;
+    private readonly CancellationTokenSource _stop;
     private long _next;
     private long _head;
     private bool _sourceDone;
@@ -31,12 +33,14 @@ internal sealed class MapState<TSource, TResult> : IDisposable
     private TaskCompletionSource? _consumerWaiter;
     private TaskCompletionSource? _roomWaiter;
 
-    internal MapState(CurrentContextExecutor executor, IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lanes, int lookAhead, bool ordered, CancellationToken token)
+    internal MapState(CurrentContextExecutor executor, IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lanes, int lookAhead, bool ordered, bool failFast, CancellationTokenSource stop)
     {
         _executor = executor;
         _source = source.GetEnumerator();
         Function = function;
-        Token = token;
+        _stop = stop;
+        Token = stop.Token;
+        FailFast = failFast;
         _lanesLeft = lanes;
         if (ordered)
         {
@@ -59,6 +63,49 @@ internal sealed class MapState<TSource, TResult> : IDisposable
 
     internal bool Ordered => _ring is not null;
 
+    /// <summary>Whether the first failing item ends the Map (see <see cref="Fail"/>).</summary>
+    internal bool FailFast { get; }
+
+    /// <summary>Fail-fast: whether the Map is ending, so a finished item's result is dropped rather than handed on.</summary>
+    internal bool Ending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _endError is not null || Token.IsCancellationRequested;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Fail-fast: an item failed. The first failure while the Map is still running becomes the
+    /// Map's end error (no new item is taken) and cancels the token of the calls still running;
+    /// any later failure, or one after the iteration stopped or the executor shut down, is dropped.
+    /// </summary>
+    internal void Fail(Exception failure)
+    {
+        lock (_gate)
+        {
+            if (_endError is not null || Token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _endError = failure;
+        }
+
+        try
+        {
+            // Outside the lock: the token's registrations are the running calls' code.
+            _stop.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A registration of a running call threw; the call itself sees its token cancelled,
+            // and the Map still ends with the first failure.
+        }
+    }
     internal ChannelReader<MapResult<TSource, TResult>> Reader => _channel!.Reader;
 
     /// <summary>Takes the next input item; never holds the lock while user code runs except the enumerator's MoveNext.</summary>
@@ -192,7 +239,7 @@ internal sealed class MapState<TSource, TResult> : IDisposable
                 {
                     if (_endError is not null)
                     {
-                        throw _endError;
+                        ExceptionDispatchInfo.Throw(_endError);
                     }
 
                     return (false, default);

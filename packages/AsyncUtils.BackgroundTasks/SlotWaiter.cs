@@ -1,10 +1,19 @@
 namespace AsyncUtils.BackgroundTasks;
 
-/// <summary>Something waiting in <see cref="CurrentContextExecutor"/>'s FIFO queue for a concurrency slot.</summary>
+/// <summary>
+/// Something waiting in <see cref="CurrentContextExecutor"/>'s FIFO queue for a concurrency slot.
+/// The queue is an intrusive doubly linked list (<see cref="Previous"/>/<see cref="Next"/>/<see cref="Queued"/>,
+/// guarded by the executor's lock), so a waiter that gives up leaves it in O(1) at once.
+/// </summary>
 internal abstract class SlotWaiter
 {
-    /// <summary>Hands the waiter a slot; called outside the executor's lock.</summary>
-    internal abstract void Grant();
+    internal SlotWaiter? Previous;
+    internal SlotWaiter? Next;
+    internal bool Queued;
+
+    /// <summary>Hands the waiter a slot; called outside the executor's lock, after the waiter left the queue.</summary>
+    /// <returns><see langword="true"/> if the waiter took the slot; <see langword="false"/> if the caller must hand it on.</returns>
+    internal abstract bool Grant();
 
     /// <summary>The executor shut down with cancellation: the waiter never gets a slot.</summary>
     internal abstract void Reject();
@@ -20,18 +29,20 @@ internal sealed class LaneWaiter : SlotWaiter
 
     internal Task Task => _granted.Task;
 
-    internal override void Grant()
-    {
-        // A lane that stopped waiting (its Map was cancelled) hands the slot on.
-        if (!_granted.TrySetResult())
-        {
-            _executor.ReleaseSlot();
-        }
-    }
+    // A cancelled lane leaves the queue under the executor's lock before it completes, so a
+    // waiter that was dequeued for a grant can no longer be cancelled: the grant always lands.
+    internal override bool Grant() => _granted.TrySetResult();
 
     internal override void Reject() => _granted.TrySetCanceled();
 
-    internal void Cancel() => _granted.TrySetCanceled();
+    /// <summary>The lane's token was cancelled: leave the queue now; if a grant got here first, keep it (the lane hands it back).</summary>
+    internal void Cancel()
+    {
+        if (_executor.TryRemoveWaiter(this))
+        {
+            _granted.TrySetCanceled();
+        }
+    }
 }
 
 /// <summary>A submitted call, as the executor dispatches it.</summary>
@@ -65,7 +76,11 @@ internal sealed class SubmittedCall<TResult> : SlotWaiter, ISubmittedCall
     /// <summary>Keeps the submitter's AsyncLocals for a call that has to wait for a slot.</summary>
     internal void CaptureExecutionContext() => _executionContext = ExecutionContext.Capture();
 
-    internal override void Grant() => _executor.Dispatch(this);
+    internal override bool Grant()
+    {
+        _executor.Dispatch(this);
+        return true;
+    }
 
     internal override void Reject()
     {

@@ -1,8 +1,8 @@
 namespace AsyncUtils.BackgroundTasks;
 
 /// <summary>
-/// A task group for an <see langword="await"/> <see langword="using"/> scope (the seed's
-/// <c>BGTasks</c>): start work in it or add tasks to it, and leaving the scope waits for all of
+/// A task group for an <see langword="await"/> <see langword="using"/> scope (the Python library
+/// async-utils' <c>BGTasks</c>): start work in it or add tasks to it, and leaving the scope waits for all of
 /// them. A failing task never cancels its siblings.
 /// </summary>
 /// <remarks>
@@ -16,8 +16,11 @@ namespace AsyncUtils.BackgroundTasks;
 /// <para>
 /// <b>Failures</b> are observed as they happen (never an unobserved-task exception), kept in
 /// <see cref="Faults"/> in the order they happened, and thrown by <see cref="DisposeAsync"/> as
-/// one <see cref="AggregateException"/> after every task has finished. A cancelled task is not
-/// a failure. Caveat: as with any <c>using</c>, if the scope's own body throws and a task also
+/// one <see cref="AggregateException"/> after every task has finished. Only the group's own
+/// cancellation is not a failure: a task that ends cancelled, or work that throws
+/// <see cref="OperationCanceledException"/> before returning its task, counts as cancelled only
+/// if the group's <see cref="Token"/> is cancelled by then. Any other cancellation (an
+/// <c>HttpClient</c> timeout, some other token) is a failure, kept with its own exception. Caveat: as with any <c>using</c>, if the scope's own body throws and a task also
 /// failed, the <see cref="AggregateException"/> replaces the body's exception; read
 /// <see cref="Faults"/> or catch inside the body if both matter.
 /// </para>
@@ -96,7 +99,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// (use <see cref="Start{TResult}(Func{CancellationToken, Task{TResult}})"/> or <see cref="Add"/>
     /// when the caller wants the task too).
     /// </summary>
-    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task.</param>
+    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task (an <see cref="OperationCanceledException"/> while the group's token is cancelled counts as cancelled).</param>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
     public void Start(Func<CancellationToken, Task> work)
@@ -110,7 +113,7 @@ public sealed class TaskGroup : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            task = ex is OperationCanceledException oce && _cts.IsCancellationRequested ? Task.FromCanceled(oce.CancellationToken.IsCancellationRequested ? oce.CancellationToken : _cts.Token) : Task.FromException(ex);
+            task = IsGroupCancellation(ex) ? Task.FromCanceled(_cts.Token) : Task.FromException(ex);
         }
 
         Attach(task);
@@ -118,7 +121,7 @@ public sealed class TaskGroup : IAsyncDisposable
 
     /// <summary>Starts work with a result in the group: calls <paramref name="work"/> now with the group's token.</summary>
     /// <typeparam name="TResult">The result type.</typeparam>
-    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task.</param>
+    /// <param name="work">The work. If it throws before returning a task, that counts as a failed task (an <see cref="OperationCanceledException"/> while the group's token is cancelled counts as cancelled).</param>
     /// <returns>The work's task (also awaited by the group).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
@@ -133,14 +136,17 @@ public sealed class TaskGroup : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            task = ex is OperationCanceledException oce && _cts.IsCancellationRequested ? Task.FromCanceled<TResult>(oce.CancellationToken.IsCancellationRequested ? oce.CancellationToken : _cts.Token) : Task.FromException<TResult>(ex);
+            task = IsGroupCancellation(ex) ? Task.FromCanceled<TResult>(_cts.Token) : Task.FromException<TResult>(ex);
         }
 
         Attach(task);
         return task;
     }
 
-    /// <summary>Adds a task that is already running; the group waits for it and observes its failure.</summary>
+    /// <summary>
+    /// Adds a task that is already running; the group waits for it and observes its failure. If it
+    /// ends cancelled while the group's token is not cancelled, that is a failure too.
+    /// </summary>
     /// <param name="task">The task.</param>
     /// <exception cref="ArgumentNullException"><paramref name="task"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The group's scope has ended.</exception>
@@ -171,6 +177,29 @@ public sealed class TaskGroup : IAsyncDisposable
     }
 
     private static InvalidOperationException NullTask() => new("The work returned a null task.");
+
+    /// <summary>The exception a cancelled task ends with: the work's own <see cref="OperationCanceledException"/> when it threw one.</summary>
+    private static OperationCanceledException CancellationOf(Task task)
+    {
+        try
+        {
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException ex)
+        {
+            return ex;
+        }
+
+        return new TaskCanceledException(task);
+    }
+
+    /// <summary>
+    /// The one rule for both paths (thrown before the work returned its task, or ending its task
+    /// later): a cancellation is the group's own, and so not a failure, only when the group's
+    /// token is cancelled by the time the work ends. Any other (an HttpClient timeout, a caller's
+    /// token) is a failure.
+    /// </summary>
+    private bool IsGroupCancellation(Exception ex) => ex is OperationCanceledException && _cts.IsCancellationRequested;
 
     private async Task ExitAsync()
     {
@@ -254,12 +283,22 @@ public sealed class TaskGroup : IAsyncDisposable
     {
         bool cancelSiblings = false;
         TaskCompletionSource? drained = null;
+
+        // A task that ended cancelled while the group's token was not: someone else's
+        // cancellation (an async method turns any OperationCanceledException into a cancelled
+        // task), so a failure. Its own exception is fetched outside the lock.
+        OperationCanceledException? foreign = task.IsCanceled && !_cts.IsCancellationRequested ? CancellationOf(task) : null;
         lock (_gate)
         {
             if (task.IsFaulted)
             {
                 // Reading Exception marks the task observed.
                 _faults.AddRange(task.Exception!.InnerExceptions);
+                cancelSiblings = _failFast;
+            }
+            else if (foreign is not null)
+            {
+                _faults.Add(foreign);
                 cancelSiblings = _failFast;
             }
 

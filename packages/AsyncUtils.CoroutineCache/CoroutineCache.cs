@@ -43,7 +43,17 @@ namespace AsyncUtils.CoroutineCache;
 /// expired key replaces it, and each completion with a finite time to live removes up to two expired
 /// entries. With <see cref="TimeProvider.System"/> expiry is read from
 /// <see cref="Environment.TickCount64"/>, so an entry may outlive its time to live by the tick's
-/// resolution (a few milliseconds).
+/// resolution (a few milliseconds). An entry that leaves the cache (evicted, invalidated, replaced,
+/// cleared) leaves the expiry bookkeeping at once, so the memory held is bounded by the entries
+/// stored (by <see cref="CoroutineCacheOptions{TKey, TResult}.MaxSize"/> when set), whatever the
+/// time to live and the insert rate.
+/// </para>
+/// <para>
+/// <b>Recursion.</b> A function that asks for the key it is computing (directly, or through other
+/// keys of this cache) would wait for itself forever. That request instead fails with
+/// <see cref="InvalidOperationException"/>, which normally fails the call and frees the key. The
+/// check follows the execution context: it covers everything the function awaits or starts, and
+/// is made only when a caller is about to join a call in flight, never on a hit.
 /// </para>
 /// </remarks>
 /// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
@@ -52,7 +62,6 @@ public sealed class CoroutineCache<TKey, TResult>
     where TKey : notnull
 {
     private const long KeepForever = long.MaxValue;
-    private const int ExpiredPerCompletion = 2;
 
     private readonly EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>> _map;
     private readonly ConcurrentDictionary<TKey, CoroutineCacheEntry<TKey, TResult>>? _dictionary; // _map's, when unbounded
@@ -65,12 +74,7 @@ public sealed class CoroutineCache<TKey, TResult>
     private readonly bool _hasTimeout;
     private readonly CacheCounters? _counters;
     private readonly bool _fastHits; // unbounded and no counters: a hit needs only the dictionary
-    private readonly PriorityQueue<CoroutineCacheEntry<TKey, TResult>, long> _expiry = new();
-#if NET9_0_OR_GREATER
-    private readonly Lock _expirySync = new();
-#else
-    private readonly object _expirySync = new();
-#endif
+    private readonly ExpiryQueue<CoroutineCacheEntry<TKey, TResult>> _expiry = new(); // only entries the map holds
 
     /// <summary>Creates an unbounded cache that keeps results until invalidated and does not cache failures.</summary>
     public CoroutineCache()
@@ -83,10 +87,14 @@ public sealed class CoroutineCache<TKey, TResult>
     public CoroutineCache(CoroutineCacheOptions<TKey, TResult>? options)
     {
         _clock = new CacheClock(options?.TimeProvider);
-        _map = new EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer);
-        _dictionary = _map.Dictionary;
         _timeToLive = ToTicks(options?.TimeToLive);
         _timeToLiveSelector = options?.TimeToLiveSelector;
+
+        // An entry that leaves the map leaves the expiry queue with it, so that the queue never
+        // keeps an evicted or invalidated result reachable. Without expiry nothing is ever queued.
+        bool mayExpire = _timeToLive != KeepForever || _timeToLiveSelector is not null;
+        _map = new EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer, mayExpire ? _expiry.Remove : null);
+        _dictionary = _map.Dictionary;
         _evictOnException = options?.EvictOnException ?? true;
         _cancelWhenAllWaitersCancel = options?.CancelWhenAllWaitersCancel ?? false;
         if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
@@ -109,6 +117,9 @@ public sealed class CoroutineCache<TKey, TResult>
     /// </summary>
     public int Count => _map.Count;
 
+    /// <summary>The entries the expiry queue holds (for the tests: it must never exceed the stored entries).</summary>
+    internal int ExpiryQueueCount => _expiry.Count;
+
     /// <summary>
     /// Returns the result for <paramref name="key"/>: the cached value (synchronously, without
     /// allocating) if it is live, the outcome of the call in flight if there is one, or the outcome
@@ -121,7 +132,11 @@ public sealed class CoroutineCache<TKey, TResult>
     /// <see cref="GetOrAddAsync{TState}(TKey, Func{TKey, TState, CancellationToken, ValueTask{TResult}}, TState, CancellationToken)"/>
     /// to give it state without allocating a closure.
     /// </param>
-    /// <returns>The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>).</returns>
+    /// <returns>
+    /// The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>). It fails with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public ValueTask<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function) =>
         GetOrAddAsync(key, function, CancellationToken.None);
@@ -140,7 +155,11 @@ public sealed class CoroutineCache<TKey, TResult>
     /// to give it state without allocating a closure.
     /// </param>
     /// <param name="cancellationToken">Stops this caller's wait; the shared call goes on for the others.</param>
-    /// <returns>The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>).</returns>
+    /// <returns>
+    /// The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>). It fails with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public ValueTask<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken)
     {
@@ -166,7 +185,11 @@ public sealed class CoroutineCache<TKey, TResult>
     /// <param name="key">The key.</param>
     /// <param name="function">Computes the result; it receives the key, <paramref name="state"/> and the shared call's token.</param>
     /// <param name="state">Passed to <paramref name="function"/> when a call starts; not part of the key.</param>
-    /// <returns>The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>).</returns>
+    /// <returns>
+    /// The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>). It fails with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public ValueTask<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state) =>
         GetOrAddAsync(key, function, state, CancellationToken.None);
@@ -182,7 +205,11 @@ public sealed class CoroutineCache<TKey, TResult>
     /// <param name="function">Computes the result; it receives the key, <paramref name="state"/> and the shared call's token.</param>
     /// <param name="state">Passed to <paramref name="function"/> when a call starts; not part of the key.</param>
     /// <param name="cancellationToken">Stops this caller's wait; the shared call goes on for the others.</param>
-    /// <returns>The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>).</returns>
+    /// <returns>
+    /// The result, to be awaited once (it is a <see cref="ValueTask{TResult}"/>). It fails with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public ValueTask<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken)
     {
@@ -219,14 +246,7 @@ public sealed class CoroutineCache<TKey, TResult>
     /// Forgets every key. Calls in flight are not cancelled; their outcomes reach those already
     /// waiting on them and are not cached. O(n).
     /// </summary>
-    public void Clear()
-    {
-        _map.Clear();
-        lock (_expirySync)
-        {
-            _expiry.Clear();
-        }
-    }
+    public void Clear() => _map.Clear(); // every entry leaves the expiry queue with the map
 
     /// <summary>
     /// Returns the hit, miss, coalesced and in-flight counters, or <see langword="null"/> unless
@@ -288,6 +308,11 @@ public sealed class CoroutineCache<TKey, TResult>
 
                 if (expiresAt == CoroutineCacheEntry<TKey, TResult>.Pending)
                 {
+                    if (CallFrame.IsComputing(found.Frame))
+                    {
+                        return ValueTask.FromException<TResult>(RecursionError(key));
+                    }
+
                     if (cancellationToken.IsCancellationRequested)
                     {
                         return ValueTask.FromCanceled<TResult>(cancellationToken);
@@ -417,7 +442,11 @@ public sealed class CoroutineCache<TKey, TResult>
             }
         }
 
-        ValueTask<TResult> pending;
+        // The function runs marked as computing this call in its flow (and the flows it starts),
+        // but the mark is taken off before control returns to the caller.
+        ValueTask<TResult> pending = default;
+        Exception? thrown = null;
+        CallFrame? callers = entry.Frame.Enter();
         try
         {
             pending = function(entry.Key, state, token);
@@ -426,7 +455,16 @@ public sealed class CoroutineCache<TKey, TResult>
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Fail(entry, ex);
+            thrown = ex;
+        }
+        finally
+        {
+            CallFrame.Exit(callers);
+        }
+
+        if (thrown is not null)
+        {
+            Fail(entry, thrown);
             return;
         }
 
@@ -534,6 +572,9 @@ public sealed class CoroutineCache<TKey, TResult>
         }
     }
 
+    private static InvalidOperationException RecursionError(TKey key) =>
+        new($"The cached function for key '{key}' asked for its own key while computing it (directly or through other keys): it would wait for itself forever. Compute the value without asking the cache for the key being computed.");
+
     private static void OnTimeout(CoroutineCacheEntry<TKey, TResult> entry)
     {
         if (Interlocked.CompareExchange(ref entry.State, CoroutineCacheEntry<TKey, TResult>.TimedOut, CoroutineCacheEntry<TKey, TResult>.Running)
@@ -565,30 +606,8 @@ public sealed class CoroutineCache<TKey, TResult>
 
     private void TrackExpiry(CoroutineCacheEntry<TKey, TResult> entry, long expiresAt)
     {
-        CoroutineCacheEntry<TKey, TResult>? first = null;
-        CoroutineCacheEntry<TKey, TResult>? second = null;
-        long now = _clock.Now();
-        lock (_expirySync)
-        {
-            _expiry.Enqueue(entry, expiresAt);
-            for (int i = 0; i < ExpiredPerCompletion; i++)
-            {
-                if (!_expiry.TryPeek(out CoroutineCacheEntry<TKey, TResult>? oldest, out long at) || at > now)
-                {
-                    break;
-                }
-
-                _expiry.Dequeue();
-                if (i == 0)
-                {
-                    first = oldest;
-                }
-                else
-                {
-                    second = oldest;
-                }
-            }
-        }
+        // Not queued if the entry already left the map (evicted or invalidated while its call ran).
+        _expiry.Add(entry, expiresAt, _clock.Now(), out CoroutineCacheEntry<TKey, TResult>? first, out CoroutineCacheEntry<TKey, TResult>? second);
 
         // Removal is conditional: an entry already replaced, invalidated or evicted is left alone.
         if (first is not null)

@@ -6,7 +6,7 @@ namespace AsyncUtils.CoroutineCache;
 /// code on our thread); once the call succeeded, hits read <see cref="Value"/> directly and
 /// allocate nothing.
 /// </summary>
-internal sealed class CoroutineCacheEntry<TKey, TResult> : TaskCompletionSource<TResult>
+internal sealed class CoroutineCacheEntry<TKey, TResult> : TaskCompletionSource<TResult>, IExpiryQueued
     where TKey : notnull
 {
     /// <summary><see cref="ExpiresAt"/> while the call runs.</summary>
@@ -51,6 +51,12 @@ internal sealed class CoroutineCacheEntry<TKey, TResult> : TaskCompletionSource<
 
     /// <summary>The shared call's token source: the timeout, the abandonment, or both; <see langword="null"/> when neither is configured.</summary>
     internal CancellationTokenSource? CallSource;
+
+    /// <summary>Marks the flows that compute this call, so that a function asking for its own key is caught.</summary>
+    internal readonly CallFrame Frame = new();
+
+    /// <inheritdoc/>
+    public int QueueIndex { get; set; } = ExpiryQueue<CoroutineCacheEntry<TKey, TResult>>.NotQueued;
 
     internal CoroutineCacheEntry(CoroutineCache<TKey, TResult> owner, TKey key, int waiters)
         : base(TaskCreationOptions.RunContinuationsAsynchronously)

@@ -2,7 +2,7 @@ namespace AsyncUtils.CoroutineCache;
 
 /// <summary>
 /// Turns a <see cref="ValueTask{TResult}"/>-returning function of 0 to 4 arguments into a cached
-/// function with the same signature (the seed's <c>@corocache</c> / <c>@lrucorocache</c>
+/// function with the same signature (the <c>@corocache</c> / <c>@lrucorocache</c> of the Python library async-utils
 /// decorators), backed by a <see cref="CoroutineCache{TKey, TResult}"/> that keeps its options,
 /// invalidation and counters.
 /// </summary>

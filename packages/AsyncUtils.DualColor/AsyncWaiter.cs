@@ -18,6 +18,7 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
     private readonly WaiterList<TValue> _owner;
     private ManualResetValueTaskSourceCore<TValue> _core;
     private CancellationTokenRegistration _registration;
+    private bool _hasContinuation;
 
     internal AsyncWaiter(WaiterList<TValue> owner)
     {
@@ -54,8 +55,24 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        // A second continuation is misuse of the ValueTask. Refuse it before the core sees it: the
+        // core would first overwrite (or fail to cast) the context it captured for the first one,
+        // throwing InvalidCastException and losing the first awaiter's context. A stale token is
+        // the core's to refuse, and must not mark the waiter's current use.
+        if (token == _core.Version)
+        {
+            if (_hasContinuation)
+            {
+                throw new InvalidOperationException("The ValueTask is already being awaited; a ValueTask may be awaited only once.");
+            }
+
+            _hasContinuation = true;
+        }
+
         _core.OnCompleted(continuation, state, token, flags);
+    }
 
     public TValue GetResult(short token)
     {
@@ -92,6 +109,7 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
         _registration.Dispose();
         _registration = default;
         _core.Reset();
+        _hasContinuation = false;
         Value = default!;
         Error = null;
         Status = WaitStatus.Waiting;

@@ -259,7 +259,7 @@ internal sealed class DualEngine<T, TOut, TStore>
 
                 return default;
             case PutOutcome.Completed:
-                return ValueTask.FromException(DualThrow.CompletedForPut(_error));
+                return DualThrow.Failed(DualThrow.CompletedForPut(_error));
             default:
                 return ValueTask.FromException(DualThrow.Full());
         }
@@ -298,7 +298,7 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         return !completed ? new ValueTask<bool>(true)
             : _error is null ? new ValueTask<bool>(false)
-            : ValueTask.FromException<bool>(DualThrow.CompletedForPut(_error));
+            : DualThrow.Failed<bool>(DualThrow.CompletedForPut(_error));
     }
 
     // ------------------------------------------------------------------ take
@@ -318,6 +318,22 @@ internal sealed class DualEngine<T, TOut, TStore>
         }
 
         return taken;
+    }
+
+    /// <summary>Reads the item a take would return next, without taking it.</summary>
+    internal bool TryPeek([MaybeNullWhen(false)] out TOut item)
+    {
+        lock (_sync)
+        {
+            if (_store.Count == 0)
+            {
+                item = default;
+                return false;
+            }
+
+            item = _store.Peek();
+            return true;
+        }
     }
 
     internal TakeStatus Take(out TOut? item, TimeSpan timeout, CancellationToken cancellationToken)
@@ -398,7 +414,7 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         if (waiter is null)
         {
-            return ValueTask.FromException<TOut>(DualThrow.CompletedForTake(_error));
+            return DualThrow.Failed<TOut>(DualThrow.CompletedForTake(_error));
         }
 
         waiter.RegisterCancellation(cancellationToken);
@@ -438,7 +454,7 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         return ready ? new ValueTask<bool>(true)
             : _error is null ? new ValueTask<bool>(false)
-            : ValueTask.FromException<bool>(DualThrow.CompletedForTake(_error));
+            : DualThrow.Failed<bool>(DualThrow.CompletedForTake(_error));
     }
 
     internal async IAsyncEnumerable<TOut> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -473,7 +489,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             {
                 if (_error is not null)
                 {
-                    throw DualThrow.CompletedForTake(_error);
+                    DualThrow.ThrowCompletedForTake(_error);
                 }
 
                 yield break;
@@ -667,17 +683,7 @@ internal sealed class DualEngine<T, TOut, TStore>
         }
     }
 
-    private void SetCompletion(TaskCompletionSource completion)
-    {
-        if (_error is null)
-        {
-            completion.TrySetResult();
-        }
-        else
-        {
-            completion.TrySetException(_error);
-        }
-    }
+    private void SetCompletion(TaskCompletionSource completion) => DualThrow.Complete(completion, _error);
 
     /// <summary>
     /// Blocks until the waiter is removed from its list by a grant, completion, timeout or

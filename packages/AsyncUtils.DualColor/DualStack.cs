@@ -8,7 +8,7 @@ namespace AsyncUtils.DualColor;
 /// take comes blocking (with a timeout and a <see cref="CancellationToken"/>), async
 /// (a <see cref="ValueTask"/> with a <see cref="CancellationToken"/>) and try-now, and any mix of
 /// them works on the same queue. Optionally bounded, with a <see cref="QueueFullMode"/>; completes
-/// like a channel. The rendering of the seed's <c>dual_color.LIFOQueue</c>.
+/// like a channel. The rendering of <c>dual_color.LIFOQueue</c> from the Python library async-utils.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -42,6 +42,10 @@ namespace AsyncUtils.DualColor;
 /// <see cref="QueueCompletedException"/> whose <see cref="Exception.InnerException"/> is the error,
 /// if one was given; <see cref="ReadAllAsync"/> and <see cref="GetConsumingEnumerable"/> end (or
 /// throw that exception when there was an error). <see cref="Completion"/> finishes then.
+/// An <see cref="OperationCanceledException"/> as the error means the producer stopped because it
+/// was cancelled, and is treated as a channel treats it: every call above that would throw
+/// <see cref="QueueCompletedException"/> throws that exception itself (an async call ends
+/// Canceled), and <see cref="Completion"/> ends Canceled.
 /// </para>
 /// <para>
 /// <b>Cost.</b> O(1) per operation. Try-now and non-waiting operations allocate nothing;
@@ -105,8 +109,9 @@ public sealed class DualStack<T>
     public bool IsCompleted => _engine.IsCompleted;
 
     /// <summary>
-    /// A task that finishes once the queue is completed and empty: successfully, or faulted with
-    /// the error given to <see cref="Complete"/>. Its continuations run asynchronously.
+    /// A task that finishes once the queue is completed and empty: successfully, faulted with
+    /// the error given to <see cref="Complete"/>, or Canceled (with its token) when that error is
+    /// an <see cref="OperationCanceledException"/>. Its continuations run asynchronously.
     /// </summary>
     public Task Completion => _engine.Completion;
 
@@ -114,8 +119,10 @@ public sealed class DualStack<T>
     /// The queue seen as a <see cref="ChannelReader{T}"/>, for code written against channels.
     /// <c>ReadAsync</c> and <c>ReadAllAsync</c> are <see cref="TakeAsync"/> and
     /// <see cref="ReadAllAsync"/>; <c>WaitToReadAsync</c> waits until an item is in the queue
-    /// without taking it. A closed reader throws <see cref="QueueCompletedException"/>, a
-    /// <see cref="ChannelClosedException"/>.
+    /// without taking it; <c>TryPeek</c> reads the item the next take would return without taking
+    /// it. A closed reader throws <see cref="QueueCompletedException"/>, a
+    /// <see cref="ChannelClosedException"/>, or the <see cref="OperationCanceledException"/> the
+    /// queue was completed with, as a channel does.
     /// </summary>
     public ChannelReader<T> Reader
     {
@@ -157,6 +164,7 @@ public sealed class DualStack<T>
     /// <param name="item">The item.</param>
     /// <param name="cancellationToken">Ends the wait; the item is then not in the queue.</param>
     /// <exception cref="QueueCompletedException">The queue is completed, or was completed while this call waited.</exception>
+    /// <exception cref="OperationCanceledException">The queue was completed with this exception (see the type's remarks).</exception>
     /// <exception cref="QueueFullException">The queue is full and its mode is <see cref="QueueFullMode.Reject"/>.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled before the item went in.</exception>
     public void Put(T item, CancellationToken cancellationToken = default)
@@ -164,7 +172,8 @@ public sealed class DualStack<T>
         switch (_engine.Put(item, Timeout.InfiniteTimeSpan, cancellationToken))
         {
             case PutStatus.Completed:
-                throw DualThrow.CompletedForPut(_engine.CompletionError);
+                DualThrow.ThrowCompletedForPut(_engine.CompletionError);
+                break;
             case PutStatus.Full:
                 throw DualThrow.Full();
         }
@@ -192,7 +201,8 @@ public sealed class DualStack<T>
     /// <returns>
     /// A task that completes when the item is in the queue (or with a taker), faults with
     /// <see cref="QueueCompletedException"/> or <see cref="QueueFullException"/> as
-    /// <see cref="Put"/> throws them, or is cancelled. Completed synchronously, without
+    /// <see cref="Put"/> throws them, or is cancelled (also when the queue was completed with an
+    /// <see cref="OperationCanceledException"/>). Completed synchronously, without
     /// allocating, when there is room.
     /// </returns>
     public ValueTask PutAsync(T item, CancellationToken cancellationToken = default) => _engine.PutAsync(item, cancellationToken);
@@ -206,12 +216,13 @@ public sealed class DualStack<T>
     /// <param name="cancellationToken">Ends the wait; no item is taken then.</param>
     /// <returns>The item.</returns>
     /// <exception cref="QueueCompletedException">The queue is completed and empty.</exception>
+    /// <exception cref="OperationCanceledException">The queue is completed with this exception, and empty (see the type's remarks).</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled before an item was handed over.</exception>
     public T Take(CancellationToken cancellationToken = default)
     {
         if (_engine.Take(out T? item, Timeout.InfiniteTimeSpan, cancellationToken) != TakeStatus.Taken)
         {
-            throw DualThrow.CompletedForTake(_engine.CompletionError);
+            DualThrow.ThrowCompletedForTake(_engine.CompletionError);
         }
 
         return item!;
@@ -239,7 +250,8 @@ public sealed class DualStack<T>
     /// <param name="cancellationToken">Ends the wait; no item is taken then.</param>
     /// <returns>
     /// A task with the item; it faults with <see cref="QueueCompletedException"/> when the queue
-    /// is completed and empty, or is cancelled. Completed synchronously, without allocating, when
+    /// is completed and empty, or is cancelled (by the token, or because the queue was completed
+    /// with an <see cref="OperationCanceledException"/>). Completed synchronously, without allocating, when
     /// an item is there.
     /// </returns>
     public ValueTask<T> TakeAsync(CancellationToken cancellationToken = default) => _engine.TakeAsync(cancellationToken);
@@ -250,7 +262,7 @@ public sealed class DualStack<T>
     /// </summary>
     /// <param name="cancellationToken">Ends the enumeration with <see cref="OperationCanceledException"/>.</param>
     /// <returns>The items, in take order.</returns>
-    /// <remarks>When the queue was completed with an error, the enumeration throws <see cref="QueueCompletedException"/> with it.</remarks>
+    /// <remarks>When the queue was completed with an error, the enumeration throws <see cref="QueueCompletedException"/> with it (an <see cref="OperationCanceledException"/> error itself).</remarks>
     public IAsyncEnumerable<T> ReadAllAsync(CancellationToken cancellationToken = default) => _engine.ReadAllAsync(cancellationToken);
 
     /// <summary>
@@ -259,7 +271,7 @@ public sealed class DualStack<T>
     /// </summary>
     /// <param name="cancellationToken">Ends the enumeration with <see cref="OperationCanceledException"/>.</param>
     /// <returns>The items, in take order.</returns>
-    /// <remarks>When the queue was completed with an error, the enumeration throws <see cref="QueueCompletedException"/> with it.</remarks>
+    /// <remarks>When the queue was completed with an error, the enumeration throws <see cref="QueueCompletedException"/> with it (an <see cref="OperationCanceledException"/> error itself).</remarks>
     public IEnumerable<T> GetConsumingEnumerable(CancellationToken cancellationToken = default) =>
         _engine.GetConsumingEnumerable(cancellationToken);
 

@@ -16,6 +16,8 @@ internal struct FifoStore<T> : IDualStore<T, T>
 
     public T Take() => _items.RemoveFirst();
 
+    public readonly T Peek() => _items.PeekFirst();
+
     public T TakeOldest() => _items.RemoveFirst();
 
     public readonly T Project(T item) => item;

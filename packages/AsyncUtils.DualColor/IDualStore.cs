@@ -17,6 +17,9 @@ internal interface IDualStore<T, TOut>
     /// <summary>Removes and returns the next item in take order; <see cref="Count"/> is positive.</summary>
     public TOut Take();
 
+    /// <summary>Returns, without removing it, the item <see cref="Take"/> would return next; <see cref="Count"/> is positive.</summary>
+    public TOut Peek();
+
     /// <summary>Removes and returns the item that was stored first; <see cref="Count"/> is positive.</summary>
     public T TakeOldest();
 

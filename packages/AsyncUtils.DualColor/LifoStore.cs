@@ -16,6 +16,8 @@ internal struct LifoStore<T> : IDualStore<T, T>
 
     public T Take() => _items.RemoveLast();
 
+    public readonly T Peek() => _items.PeekLast();
+
     public T TakeOldest() => _items.RemoveFirst();
 
     public readonly T Project(T item) => item;

@@ -39,6 +39,8 @@ internal struct PriorityStore<TElement, TPriority> : IDualStore<PriorityItem<TEl
         return element;
     }
 
+    public readonly TElement Peek() => _heap[0].Element;
+
     public PriorityItem<TElement, TPriority> TakeOldest()
     {
         Entry[] heap = _heap;

@@ -11,6 +11,9 @@ namespace AsyncUtils.DualColor;
 /// It derives from <see cref="ChannelClosedException"/> (itself an
 /// <see cref="InvalidOperationException"/>), so code written against the queue's
 /// <c>Reader</c>/<c>Writer</c> channel views catches it where it expects a channel to be closed.
+/// A queue completed with an <see cref="OperationCanceledException"/> throws that exception
+/// instead, as a channel does, so a consumer's <c>catch (OperationCanceledException)</c> sees a
+/// producer that stopped because it was cancelled.
 /// </remarks>
 public sealed class QueueCompletedException : ChannelClosedException
 {

@@ -36,6 +36,14 @@ internal struct RingBuffer<T>
         _count++;
     }
 
+    internal readonly T PeekFirst() => _items[_head];
+
+    internal readonly T PeekLast()
+    {
+        int tail = _head + _count - 1;
+        return _items[tail >= _items.Length ? tail - _items.Length : tail];
+    }
+
     internal T RemoveFirst()
     {
         T[] items = _items;

@@ -67,7 +67,8 @@ public static class ThreadedAsyncEnumerable
     /// <summary>
     /// Enumerates the sequence that <paramref name="sourceFactory"/> returns, lazily, on a dedicated
     /// thread, giving the factory a <see cref="ThreadedSourceContext"/> through which the source's
-    /// cleanup can see why the consumer left (the seed's exception forwarding).
+    /// cleanup can see why the consumer left (the exception forwarding of the Python library
+    /// async-utils).
     /// </summary>
     /// <typeparam name="T">The item type.</typeparam>
     /// <param name="sourceFactory">Creates the sequence for one enumeration, given that enumeration's context.</param>

@@ -80,8 +80,20 @@ public sealed class ThreadedAsyncEnumerable<T> : IAsyncEnumerable<T>
         new ThreadedEnumerator<T>(_factory, _state, _prefetch, _flowExecutionContext, cancellationToken);
 
     /// <summary>
-    /// Runs <paramref name="body"/> for every item in order, the .NET form of the seed's
-    /// context-manager use: if <paramref name="body"/> throws, the exception is made visible to the
+    /// Opens one enumeration whose source is stopped when the scope is disposed rather than when a
+    /// loop over it ends, so that the consumer can forward the exception it leaves with to the
+    /// source's cleanup with <see cref="ThreadedEnumerationScope{T}.ForwardException(Exception)"/>:
+    /// the <c>await using</c> form of the Python library async-utils' context manager. Nothing runs
+    /// until the first <c>MoveNextAsync</c>.
+    /// </summary>
+    /// <param name="cancellationToken">Ends the enumeration when cancelled; see the remarks on <see cref="ThreadedEnumerationScope{T}"/>.</param>
+    /// <returns>A scope to enumerate with <c>await foreach</c> and dispose with <c>await using</c>.</returns>
+    public ThreadedEnumerationScope<T> OpenScope(CancellationToken cancellationToken = default) =>
+        new(new ThreadedEnumerator<T>(_factory, _state, _prefetch, _flowExecutionContext, cancellationToken));
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for every item in order, the callback form of the Python library
+    /// async-utils' context-manager use: if <paramref name="body"/> throws, the exception is made visible to the
     /// source as <see cref="ThreadedSourceContext.ConsumerException"/>, the source is stopped and
     /// cleaned up on its thread, and then the exception is rethrown.
     /// </summary>
@@ -93,7 +105,10 @@ public sealed class ThreadedAsyncEnumerable<T> : IAsyncEnumerable<T>
     /// <exception cref="AggregateException">
     /// <paramref name="body"/> threw and then the source's cleanup threw too; holds both, the body's first.
     /// </exception>
-    /// <remarks>An exception from the source, or from <paramref name="body"/>, is rethrown as is.</remarks>
+    /// <remarks>
+    /// An exception from the source, or from <paramref name="body"/>, is rethrown as is. For the same
+    /// behaviour with a plain <c>await foreach</c>, use <see cref="OpenScope(CancellationToken)"/>.
+    /// </remarks>
     public Task ForEachAsync(Func<T, CancellationToken, ValueTask> body, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(body);

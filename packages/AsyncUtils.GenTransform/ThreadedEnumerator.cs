@@ -24,7 +24,7 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
     private readonly object _factoryState;
     private readonly bool _flowExecutionContext;
     private readonly int _wakeThreshold;
-    private readonly CancellationToken _consumerToken;
+    private CancellationToken _cancelledBy;
     private readonly CancellationTokenSource _sourceCancellation = new();
     private readonly ThreadedSourceContext _context;
     private readonly CancellationTokenRegistration _consumerRegistration;
@@ -68,18 +68,29 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         // so a fast consumer costs one wake-up per many items instead of one per item. A waiting
         // consumer always implies demand above the threshold.
         _wakeThreshold = Math.Max(1, (prefetch + 1) / 2);
-        _consumerToken = cancellationToken;
         _context = new ThreadedSourceContext(_sourceCancellation.Token);
         if (cancellationToken.CanBeCanceled)
         {
             _consumerRegistration = cancellationToken.UnsafeRegister(
-                static state => ((ThreadedEnumerator<T>)state!).OnConsumerCancelled(), this);
+                static (state, token) => ((ThreadedEnumerator<T>)state!).OnConsumerCancelled(token), this);
         }
     }
 
     public T Current => _current;
 
     internal void SetConsumerException(Exception exception) => _context.SetConsumerException(exception);
+
+    /// <summary>Whether a <c>MoveNextAsync</c> is waiting for the source.</summary>
+    internal bool IsMoveNextPending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _consumerWaiting;
+            }
+        }
+    }
 
     public ValueTask<bool> MoveNextAsync()
     {
@@ -108,7 +119,7 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
 
             if (_consumerCancelled)
             {
-                return ValueTask.FromCanceled<bool>(_consumerToken);
+                return ValueTask.FromCanceled<bool>(_cancelledBy);
             }
 
             _demand += _uncredited + 1;
@@ -248,7 +259,12 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
         }
     }
 
-    private void OnConsumerCancelled()
+    /// <summary>
+    /// Ends the enumeration because a consumer's <paramref name="token"/> was cancelled: a pending
+    /// and every later <c>MoveNextAsync</c> throw <see cref="OperationCanceledException"/> for it,
+    /// and the source is stopped as if the consumer had left.
+    /// </summary>
+    internal void OnConsumerCancelled(CancellationToken token)
     {
         bool cancelSource;
         bool failPending = false;
@@ -259,6 +275,7 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
                 return;
             }
 
+            _cancelledBy = token;
             _consumerCancelled = true;
             _consumerLeft = true;
             if (_consumerWaiting)
@@ -278,7 +295,7 @@ internal sealed class ThreadedEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSou
 
         if (failPending)
         {
-            _pending.SetException(new OperationCanceledException(_consumerToken));
+            _pending.SetException(new OperationCanceledException(token));
         }
 
         try

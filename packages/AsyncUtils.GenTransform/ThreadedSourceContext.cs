@@ -7,7 +7,8 @@ namespace AsyncUtils.GenTransform;
 /// </summary>
 /// <remarks>
 /// <para>
-/// This is the .NET shape of the seed's "forward the consumer's exception into the generator". A
+/// This is the .NET shape of "forward the consumer's exception into the generator" in the Python
+/// library async-utils. A
 /// C# iterator cannot have an exception thrown into it at its <c>yield</c>, so instead the source
 /// reads <see cref="ConsumerException"/> in its <c>finally</c> block or in a callback registered on
 /// <see cref="CancellationToken"/>. The property is set before the token is cancelled and before the
@@ -16,7 +17,9 @@ namespace AsyncUtils.GenTransform;
 /// <para>
 /// The consumer's exception is known only when the consumer says why it left:
 /// <see cref="ThreadedAsyncEnumerable{T}.ForEachAsync(Func{T, CancellationToken, ValueTask}, CancellationToken)"/>
-/// does this for an exception thrown by its body. A plain <c>await foreach</c> cannot: C# disposes
+/// does this for an exception thrown by its body, and a <see cref="ThreadedEnumerationScope{T}"/>
+/// for an exception given to <see cref="ThreadedEnumerationScope{T}.ForwardException(Exception)"/>
+/// before the scope is disposed. A plain <c>await foreach</c> over the sequence cannot: C# disposes
 /// the enumerator without saying whether the loop body threw, so there the token is cancelled and
 /// the <c>finally</c> blocks run, but <see cref="ConsumerException"/> stays <see langword="null"/>.
 /// </para>
@@ -40,7 +43,7 @@ public sealed class ThreadedSourceContext
 
     /// <summary>
     /// The exception the consumer left with, or <see langword="null"/> when it left normally, is
-    /// still iterating, or left through a plain <c>await foreach</c> (see the remarks on the type).
+    /// still iterating, or left without forwarding it (see the remarks on the type).
     /// Set before <see cref="CancellationToken"/> is cancelled and before the source's enumerator
     /// is disposed.
     /// </summary>

@@ -30,16 +30,34 @@ internal sealed class Clock
     /// <summary>The current timestamp; for the system clock, read without a virtual call.</summary>
     internal long Now() => _isSystem ? Stopwatch.GetTimestamp() : Provider.GetTimestamp();
 
-    /// <summary>The longest duration kept exactly; longer ones are treated as this (about 29 000 years at 10 MHz).</summary>
-    private const long MaxUnits = long.MaxValue / 4;
+    /// <summary>The longest lockout: longer durations are treated as this (a century of 36,525 days).</summary>
+    internal static readonly TimeSpan MaxDuration = TimeSpan.FromDays(36525);
 
-    /// <summary>A non-negative duration in timestamp units, rounded up and capped so that adding it to a timestamp cannot overflow.</summary>
+    /// <summary>
+    /// A non-negative duration in timestamp units, rounded up, capped at <see cref="MaxDuration"/>
+    /// and at what the timestamps can hold (only a clock faster than about 2.9 GHz reaches that).
+    /// </summary>
     internal long ToTimestampUnits(TimeSpan duration)
     {
+        if (duration > MaxDuration)
+        {
+            duration = MaxDuration;
+        }
+
         Int128 scaled = _frequency == TimeSpan.TicksPerSecond
             ? duration.Ticks
             : (((Int128)duration.Ticks * _frequency) + (TimeSpan.TicksPerSecond - 1)) / TimeSpan.TicksPerSecond;
-        return scaled > MaxUnits ? MaxUnits : (long)scaled;
+        return scaled > long.MaxValue ? long.MaxValue : (long)scaled;
+    }
+
+    /// <summary><paramref name="now"/> plus <paramref name="units"/>, saturating instead of overflowing.</summary>
+    internal static long After(long now, long units) => units > long.MaxValue - now ? long.MaxValue - 1 : now + units;
+
+    /// <summary>The provider's current time plus <paramref name="delay"/>, saturating at <see cref="DateTimeOffset.MaxValue"/>.</summary>
+    internal DateTimeOffset UtcNowPlus(TimeSpan delay)
+    {
+        DateTimeOffset now = Provider.GetUtcNow();
+        return delay >= DateTimeOffset.MaxValue - now ? DateTimeOffset.MaxValue : now + delay;
     }
 
     /// <summary>A difference of timestamps as a <see cref="TimeSpan"/>, rounded up to the next tick.</summary>

@@ -25,9 +25,13 @@ namespace AsyncUtils.Lockout;
 /// <see cref="LockoutOptions.Fifo"/>, waiters are let in one after another in exactly their
 /// arrival order: each waiter's continuation runs, up to its first <c>await</c>, before the next
 /// waiter is released, and callers arriving meanwhile queue behind them. If a lockout begins while
-/// waiters are being released, the rest wait for it to end. Release never depends on anyone
-/// leaving, so a waiter can never be stranded when nobody is inside (the seed's FIFO lockout could
-/// strand its first waiter that way).
+/// waiters are being released, the rest wait for it to end. A continuation with nothing to return
+/// to runs on the releasing thread; one that returns to a <see cref="SynchronizationContext"/> (a
+/// UI thread) or a <see cref="TaskScheduler"/> is posted there, and the next waiter is released
+/// only after it has run. One thread releases at most 32 waiters in a row, then the release moves
+/// to the thread pool. Release never depends on anyone leaving, so a waiter can never be stranded
+/// when nobody is inside (the FIFO lockout of the Python library async-utils could strand its
+/// first waiter that way).
 /// </para>
 /// <para>
 /// <b>Cancellation.</b> A token cancels only the wait: a waiter whose token fires leaves the queue
@@ -53,6 +57,9 @@ namespace AsyncUtils.Lockout;
 public sealed class Lockout
 {
     private const long Never = long.MaxValue;
+
+    /// <summary>The FIFO waiters one thread lets in before the release chain moves to the thread pool.</summary>
+    private const int MaxReleasesPerTurn = 32;
 
     private readonly LockType _lock = new();
     private readonly Clock _clock;
@@ -96,7 +103,7 @@ public sealed class Lockout
         {
             long now = _clock.Now();
             long until = Volatile.Read(ref _until);
-            return until > now ? _clock.Provider.GetUtcNow() + _clock.ToTimeSpan(until - now) : null;
+            return until > now ? _clock.UtcNowPlus(_clock.ToTimeSpan(until - now)) : null;
         }
     }
 
@@ -107,7 +114,7 @@ public sealed class Lockout
     /// Locks everyone out from now until <paramref name="duration"/> has passed, unless a lockout
     /// that ends later is already in force. Zero does nothing.
     /// </summary>
-    /// <param name="duration">How long; zero or more. Durations of thousands of years are capped.</param>
+    /// <param name="duration">How long; zero or more. Durations over a century (36,525 days) are treated as a century.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="duration"/> is negative (including <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
     public void LockFor(TimeSpan duration)
     {
@@ -120,7 +127,7 @@ public sealed class Lockout
         lock (_lock)
         {
             long now = _clock.Now();
-            Extend(now + _clock.ToTimestampUnits(duration), now);
+            Extend(Clock.After(now, _clock.ToTimestampUnits(duration)), now);
         }
     }
 
@@ -206,9 +213,28 @@ public sealed class Lockout
         if (until > now)
         {
             TimeSpan retryAfter = _clock.ToTimeSpan(until - now);
-            DateTimeOffset end = _clock.Provider.GetUtcNow() + retryAfter;
+            DateTimeOffset end = _clock.UtcNowPlus(retryAfter);
             throw new LockoutActiveException($"The resource is locked out until {end:O} (for {retryAfter}).", end, retryAfter);
         }
+    }
+
+    /// <summary>
+    /// Hands a waiter the registration made on its token outside the lock, or removes it when the
+    /// waiter was let in (or cancelled) meanwhile: a registration left on a long-lived token would
+    /// stay there, holding the waiter, until the token's source is disposed.
+    /// </summary>
+    private void KeepRegistration(LockoutWaiter waiter, CancellationTokenRegistration registration)
+    {
+        lock (_lock)
+        {
+            if (waiter.State == LockoutWaiter.Queued)
+            {
+                waiter.Registration = registration;
+                return;
+            }
+        }
+
+        registration.Unregister();
     }
 
     /// <summary>Called by a waiter's cancellation registration.</summary>
@@ -289,7 +315,11 @@ public sealed class Lockout
             ThreadPool.UnsafeQueueUserWorkItem(static self => self.RunReleaseChain(), this, preferLocal: false);
         }
 
-        waiter.Register();
+        if (cancellationToken.CanBeCanceled)
+        {
+            KeepRegistration(waiter, waiter.RegisterCancellation());
+        }
+
         return waiter.AsValueTask();
     }
 
@@ -335,13 +365,21 @@ public sealed class Lockout
         }
     }
 
+    /// <summary>Continues the FIFO release chain on the thread pool.</summary>
+    internal void ResumeReleaseChainOnPool() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static self => self.RunReleaseChain(), this, preferLocal: false);
+
     /// <summary>
     /// FIFO release: lets waiters in one at a time, in arrival order, each completed outside the
-    /// lock so that its continuation runs here before the next is let in. Stops if a new lockout
-    /// begins (the timer resumes it) or when nobody is left.
+    /// lock so that its continuation runs (up to its first <c>await</c>) before the next is let in:
+    /// here, or where it must run (its synchronization context), in which case the chain goes
+    /// with it and resumes on the thread pool afterwards. After <see cref="MaxReleasesPerTurn"/> waiters the
+    /// chain moves to the thread pool, so callers that keep coming back cannot hold one thread
+    /// for ever. Stops if a new lockout begins (the timer resumes it) or when nobody is left.
     /// </summary>
     private void RunReleaseChain()
     {
+        int released = 0;
         while (true)
         {
             LockoutWaiter next;
@@ -362,23 +400,39 @@ public sealed class Lockout
                     return;
                 }
 
+                if (released == MaxReleasesPerTurn)
+                {
+                    // _releasing stays set: this chain goes on on the pool.
+                    break;
+                }
+
                 next = _head;
                 Dequeue(next);
                 next.State = LockoutWaiter.Released;
             }
 
+            released++;
+            bool handedOff;
             try
             {
-                next.Complete();
+                handedOff = next.CompleteInChain();
             }
             catch
             {
-                // Only a custom awaiter's continuation can throw here. Keep releasing the others on
-                // the thread pool (_releasing stays set for that chain), then let the error surface.
-                ThreadPool.UnsafeQueueUserWorkItem(static self => self.RunReleaseChain(), this, preferLocal: false);
+                // Only a custom awaiter's continuation (or a synchronization context's Post) can
+                // throw here. Keep releasing the others on the thread pool (_releasing stays set for
+                // that chain), then let the error surface.
+                ResumeReleaseChainOnPool();
                 throw;
             }
+
+            if (handedOff)
+            {
+                return;
+            }
         }
+
+        ResumeReleaseChainOnPool();
     }
 
     // ---- Everything below runs under _lock. ----

@@ -14,4 +14,13 @@ public enum CacheRemovalReason
 
     /// <summary>A write stored a new value for the entry's key.</summary>
     Replaced,
+
+    /// <summary>
+    /// The value was created by a <c>GetOrAdd</c> factory but never stored, because another caller
+    /// stored a value for the key first (the factory runs outside the lock). The caller got the
+    /// stored value instead, so nobody else holds this one: dispose it if you own such values.
+    /// Values passed to <c>GetOrAdd(key, value)</c> are never reported this way: the caller still
+    /// holds them and can tell from the result whether they were stored.
+    /// </summary>
+    Discarded,
 }

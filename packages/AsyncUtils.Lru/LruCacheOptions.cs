@@ -13,7 +13,8 @@ public sealed class LruCacheOptions<TKey, TValue>
 
     /// <summary>
     /// Called once for every entry that leaves the cache, with the reason, so that an owner can
-    /// dispose values. It runs on the thread whose operation removed the entry, after the cache's
+    /// dispose values; also once for each value a <c>GetOrAdd</c> factory created that lost the
+    /// race to store it (<see cref="CacheRemovalReason.Discarded"/>). It runs on the thread whose operation removed the entry, after the cache's
     /// lock is released, so it may call back into the cache. If it throws, the cache is left
     /// consistent, the other removals of that operation are still reported, and the exception
     /// (an <see cref="AggregateException"/> when several threw) surfaces from that operation.

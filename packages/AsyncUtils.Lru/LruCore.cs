@@ -12,10 +12,12 @@ namespace AsyncUtils.Lru;
 /// <para>
 /// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/>, so a read finds its node
 /// without a lock. The recency order is an intrusive doubly linked list owned by one lock. A hit
-/// does not take that lock: it appends the node to its thread's <see cref="ReadStripe{TNode}"/>
-/// (plain stores, no atomic instruction), stamped with an epoch from the <see cref="ReadClock"/>, and the
-/// buffered reads are applied in epoch order before any write and whenever a stripe fills. A hit
-/// on the entry that is already the most recent records nothing.
+/// does not take that lock: it claims a slot in its thread's <see cref="ReadStripe{TNode}"/> (one
+/// compare-and-swap on the stripe's tail, then plain stores), stamped with an epoch from the
+/// <see cref="ReadClock"/>, and the buffered reads are applied in epoch order before any write and
+/// whenever a stripe fills. A hit on the entry that is already the most recent records nothing.
+/// Threads that share a stripe never overwrite each other's reads, and the stripe's tail counts
+/// every recorded hit exactly.
 /// </para>
 /// <para>
 /// Every write (insert, replace, remove, clear) takes the lock, applies the buffered reads first,
@@ -105,6 +107,23 @@ internal sealed class LruCore<TKey, TValue>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
     {
+        if (TryGetLive(key, out value))
+        {
+            return true;
+        }
+
+        if (_trackStatistics)
+        {
+            CountMiss();
+        }
+
+        return false;
+    }
+
+    /// <summary>A read that counts a hit but not a miss (GetOrAdd counts its miss under the lock).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryGetLive(TKey key, [MaybeNullWhen(false)] out TValue value)
+    {
         if (_map.TryGetValue(key, out LruEntry<TKey, TValue>? entry))
         {
             if (!HasTtl || Now() < entry.ExpiresAt)
@@ -115,11 +134,6 @@ internal sealed class LruCore<TKey, TValue>
             }
 
             RemoveExpiredOnRead(entry.Node);
-        }
-
-        if (_trackStatistics)
-        {
-            CountMiss();
         }
 
         value = default;
@@ -175,6 +189,7 @@ internal sealed class LruCore<TKey, TValue>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RecordHitSlow(ReadStripe<LruNode<TKey, TValue>> stripe, int index, LruNode<TKey, TValue> node)
     {
+        SpinWait spinner = default;
         while (true)
         {
             long tail = Volatile.Read(ref stripe.Tail);
@@ -187,9 +202,17 @@ internal sealed class LruCore<TKey, TValue>
                     DrainReadsLocked();
                 }
 
+                if (Volatile.Read(ref stripe.Head) == head)
+                {
+                    // Nothing applied: the oldest slot is claimed by a reader that has not written
+                    // it yet (it was paused between its two steps). Let it finish.
+                    spinner.SpinOnce();
+                }
+
                 continue;
             }
 
+            // False also when another reader of this stripe claimed the slot first: try the next.
             if (stripe.TryAppend(head, tail, node, _clock.EpochFor(index)))
             {
                 return;
@@ -214,20 +237,28 @@ internal sealed class LruCore<TKey, TValue>
 
         try
         {
-            if (!node.Unlinked)
+            try
             {
-                RemoveLocked(node, CacheRemovalReason.Expired, ref removed);
-            }
+                if (!node.Unlinked)
+                {
+                    RemoveLocked(node, CacheRemovalReason.Expired, ref removed);
+                }
 
-            RemoveExpiredLocked(Now(), ref removed);
-        }
-        finally
-        {
+                RemoveExpiredLocked(Now(), ref removed);
+            }
+            finally
+            {
 #if NET9_0_OR_GREATER
-            _sync.Exit();
+                _sync.Exit();
 #else
-            Monitor.Exit(_sync);
+                Monitor.Exit(_sync);
 #endif
+            }
+        }
+        catch (Exception ex)
+        {
+            ReportAfterFailure(in removed, ex);
+            throw;
         }
 
         Report(in removed);
@@ -239,6 +270,21 @@ internal sealed class LruCore<TKey, TValue>
     {
         ThrowIfNull(key);
         RemovalBatch<TKey, TValue> removed = default;
+        try
+        {
+            SetLocked(key, value, ref removed);
+        }
+        catch (Exception ex)
+        {
+            ReportAfterFailure(in removed, ex);
+            throw;
+        }
+
+        Report(in removed);
+    }
+
+    private void SetLocked(TKey key, TValue value, ref RemovalBatch<TKey, TValue> removed)
+    {
         lock (_sync)
         {
             long now = HasTtl ? Now() : 0;
@@ -258,35 +304,52 @@ internal sealed class LruCore<TKey, TValue>
                 InsertLocked(node, ref removed);
             }
         }
-
-        Report(in removed);
     }
 
     internal TValue GetOrAdd(TKey key, TValue value)
     {
-        if (TryGetValue(key, out TValue? existing))
+        if (TryGetLive(key, out TValue? existing))
         {
             return existing;
         }
 
-        return GetOrAddLocked(key, value);
+        // The caller still holds the value: when it is not stored, it is not reported either.
+        return GetOrAdd(key, value, created: false);
     }
 
     internal TValue GetOrAdd<TArg>(TKey key, Func<TKey, TArg, TValue> valueFactory, TArg factoryArgument)
     {
         ArgumentNullException.ThrowIfNull(valueFactory);
-        if (TryGetValue(key, out TValue? existing))
+        if (TryGetLive(key, out TValue? existing))
         {
             return existing;
         }
 
-        // The factory runs outside the lock; if another thread stores a value first, theirs wins.
-        return GetOrAddLocked(key, valueFactory(key, factoryArgument));
+        // The factory runs outside the lock; if another thread stores a value first, theirs wins
+        // and the value created here, which nobody else holds, is reported as Discarded.
+        return GetOrAdd(key, valueFactory(key, factoryArgument), created: true);
     }
 
-    private TValue GetOrAddLocked(TKey key, TValue value)
+    private TValue GetOrAdd(TKey key, TValue value, bool created)
     {
         RemovalBatch<TKey, TValue> removed = default;
+        TValue result;
+        try
+        {
+            result = GetOrAddLocked(key, value, created, ref removed);
+        }
+        catch (Exception ex)
+        {
+            ReportAfterFailure(in removed, ex);
+            throw;
+        }
+
+        Report(in removed);
+        return result;
+    }
+
+    private TValue GetOrAddLocked(TKey key, TValue value, bool created, ref RemovalBatch<TKey, TValue> removed)
+    {
         TValue result;
         lock (_sync)
         {
@@ -300,8 +363,14 @@ internal sealed class LruCore<TKey, TValue>
                 result = node.Value;
                 if (_trackStatistics)
                 {
-                    _s.LockedHits++;
-                    _s.LockedMisses--; // the read that missed is counted as this hit instead
+                    _s.LockedHits++; // the read before the lock counted nothing
+                }
+
+                if (created && _onRemoved is not null)
+                {
+                    // Lost the race: the factory's value never entered the cache. Reported so that
+                    // an owner disposing values in OnRemoved does not leak it.
+                    removed.Add(new LruNode<TKey, TValue>(key, value, 0), CacheRemovalReason.Discarded);
                 }
             }
             else
@@ -313,10 +382,13 @@ internal sealed class LruCore<TKey, TValue>
 
                 InsertLocked(new LruNode<TKey, TValue>(key, value, ExpiryFor(now)), ref removed);
                 result = value;
+                if (_trackStatistics)
+                {
+                    _s.LockedMisses++;
+                }
             }
         }
 
-        Report(in removed);
         return result;
     }
 
@@ -324,6 +396,23 @@ internal sealed class LruCore<TKey, TValue>
     {
         ThrowIfNull(key);
         RemovalBatch<TKey, TValue> removed = default;
+        bool found;
+        try
+        {
+            found = RemoveLocked(key, out value, ref removed);
+        }
+        catch (Exception ex)
+        {
+            ReportAfterFailure(in removed, ex);
+            throw;
+        }
+
+        Report(in removed);
+        return found;
+    }
+
+    private bool RemoveLocked(TKey key, [MaybeNullWhen(false)] out TValue value, ref RemovalBatch<TKey, TValue> removed)
+    {
         bool found = false;
         value = default;
         lock (_sync)
@@ -349,7 +438,6 @@ internal sealed class LruCore<TKey, TValue>
             }
         }
 
-        Report(in removed);
         return found;
     }
 
@@ -569,7 +657,7 @@ internal sealed class LruCore<TKey, TValue>
 
     /// <summary>
     /// Applies every buffered read in epoch order (a stripe's own reads in the order recorded).
-    /// An unpublished or torn slot stops its stripe until the next drain.
+    /// A slot claimed but not written yet stops its stripe until the next drain.
     /// </summary>
     private void DrainReadsLocked()
     {
@@ -577,7 +665,7 @@ internal sealed class LruCore<TKey, TValue>
         int count = 0;
         foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
         {
-            if (stripe is not null && stripe.Head != Volatile.Read(ref stripe.Tail))
+            if (stripe is not null && stripe.HasPending)
             {
                 pending[count++] = stripe;
             }
@@ -625,21 +713,13 @@ internal sealed class LruCore<TKey, TValue>
 
     private bool TryApplyNext(ReadStripe<LruNode<TKey, TValue>> stripe)
     {
-        long head = stripe.Head;
-        if (head == Volatile.Read(ref stripe.Tail))
+        // Null also when the oldest slot is claimed by a reader that has not written it yet.
+        LruNode<TKey, TValue>? node = stripe.TryTake();
+        if (node is null)
         {
             return false;
         }
 
-        ref ReadStripe<LruNode<TKey, TValue>>.ReadRecord record = ref stripe.Records[(int)head & ReadStripe<LruNode<TKey, TValue>>.Mask];
-        LruNode<TKey, TValue>? node = Volatile.Read(ref record.Node);
-        if (node is null)
-        {
-            return false; // claimed by a reader that has not written it yet
-        }
-
-        record.Node = null;
-        Volatile.Write(ref stripe.Head, head + 1);
         if (!node.Unlinked)
         {
             MoveToFrontLocked(node);
@@ -661,6 +741,26 @@ internal sealed class LruCore<TKey, TValue>
         if (!removed.IsEmpty)
         {
             removed.Deliver(_onRemoved!);
+        }
+    }
+
+    /// <summary>
+    /// Reports what an operation removed before it failed (for example a key whose hash code
+    /// throws, after expired entries were taken out). The caller then rethrows
+    /// <paramref name="error"/>; if callbacks threw as well, they surface together with it.
+    /// </summary>
+    private void ReportAfterFailure(in RemovalBatch<TKey, TValue> removed, Exception error)
+    {
+        if (removed.IsEmpty)
+        {
+            return;
+        }
+
+        List<Exception>? errors = removed.DeliverAll(_onRemoved!);
+        if (errors is not null)
+        {
+            errors.Insert(0, error);
+            throw new AggregateException("The operation failed and removal callbacks threw.", errors);
         }
     }
 }

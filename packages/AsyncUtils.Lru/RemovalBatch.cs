@@ -5,7 +5,8 @@ namespace AsyncUtils.Lru;
 /// <summary>
 /// The entries one operation removed, gathered under the lock and reported after it is released,
 /// so that no user callback runs inside the cache's lock. One write removes at most four entries
-/// (two expired, one evicted, one replaced), so the batch lives on the stack.
+/// (two expired, then one evicted or replaced, or one discarded factory value), so the batch lives
+/// on the stack.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 internal struct RemovalBatch<TKey, TValue>
@@ -29,7 +30,10 @@ internal struct RemovalBatch<TKey, TValue>
     }
 
     /// <summary>Reports every removal, even when a callback throws; then rethrows what was thrown.</summary>
-    internal readonly void Deliver(Action<TKey, TValue, CacheRemovalReason> callback)
+    internal readonly void Deliver(Action<TKey, TValue, CacheRemovalReason> callback) => ThrowIfAny(DeliverAll(callback));
+
+    /// <summary>Reports every removal, even when a callback throws; returns what was thrown, if anything.</summary>
+    internal readonly List<Exception>? DeliverAll(Action<TKey, TValue, CacheRemovalReason> callback)
     {
         List<Exception>? errors = null;
         for (int i = 0; i < _count; i++)
@@ -44,7 +48,7 @@ internal struct RemovalBatch<TKey, TValue>
             Invoke(callback, node, reason, ref errors);
         }
 
-        ThrowIfAny(errors);
+        return errors;
     }
 
     internal static void Invoke(Action<TKey, TValue, CacheRemovalReason> callback, LruNode<TKey, TValue> node, CacheRemovalReason reason, ref List<Exception>? errors)

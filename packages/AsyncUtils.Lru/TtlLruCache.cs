@@ -117,18 +117,21 @@ public sealed class TtlLruCache<TKey, TValue>
 
     /// <summary>
     /// Returns the value stored for a key, storing <paramref name="value"/> first if the key is
-    /// absent or expired (the seed's <c>setdefault</c>). Either way the key becomes the most recent.
+    /// absent or expired (<c>setdefault</c> in the Python library async-utils). Either way the key becomes the most recent.
     /// </summary>
     /// <param name="key">The key.</param>
     /// <param name="value">The value to store when the key is absent.</param>
-    /// <returns>The value now stored for the key.</returns>
+    /// <returns>The value now stored for the key. When it is not <paramref name="value"/>, the
+    /// caller still owns <paramref name="value"/>: it is not reported to <c>OnRemoved</c>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is <see langword="null"/>.</exception>
     public TValue GetOrAdd(TKey key, TValue value) => _core.GetOrAdd(key, value);
 
     /// <summary>
     /// Returns the value stored for a key, creating and storing one if it is absent. The factory
     /// runs outside the cache's lock, so racing callers may each run it; exactly one result is
-    /// stored and every caller gets the stored one.
+    /// stored and every caller gets the stored one. Every other result is reported to
+    /// <see cref="LruCacheOptions{TKey, TValue}.OnRemoved"/> as <see cref="CacheRemovalReason.Discarded"/>,
+    /// so values disposed there never leak.
     /// </summary>
     /// <param name="key">The key.</param>
     /// <param name="valueFactory">Creates the value for an absent key.</param>

@@ -19,9 +19,10 @@ namespace AsyncUtils.PrioritySemaphore;
 /// not pre-empt anyone.
 /// </para>
 /// <para>
-/// <b>Cancellation and timeouts.</b> A waiter whose token fires (or whose blocking wait times out)
-/// while it is still queued leaves the queue and throws <see cref="OperationCanceledException"/>
-/// (or returns <see langword="false"/>). If the token fires after the permit was handed to the
+/// <b>Cancellation and timeouts.</b> A waiter whose token fires (or whose timeout passes) while it
+/// is still queued leaves the queue and throws <see cref="OperationCanceledException"/> (or
+/// returns <see langword="false"/>). Once granted, a wait returns <see langword="true"/> even if
+/// its timeout passes before its continuation runs. If the token fires after the permit was handed to the
 /// waiter but before the waiter has taken it (its continuation has not run yet), the permit is
 /// handed back to the next waiter and the wait still throws: a permit is never leaked and never
 /// granted twice. A wait whose token was already cancelled throws without taking a permit.
@@ -29,7 +30,7 @@ namespace AsyncUtils.PrioritySemaphore;
 /// <para>
 /// <b>Cost.</b> An uncontended wait is one compare-exchange: it completes synchronously and
 /// allocates nothing, and <see cref="Release()"/> takes a short lock. A wait that has to queue
-/// allocates one object; its continuation runs asynchronously, never inside the semaphore's lock.
+/// allocates one object (and a timer when it has a timeout); its continuation runs asynchronously, never inside the semaphore's lock.
 /// Queue operations are O(log n) in the number of waiters.
 /// </para>
 /// <para>
@@ -41,6 +42,7 @@ public sealed class PrioritySemaphore
 {
     private readonly LockType _lock = new();
     private readonly WaiterHeap _waiters = new();
+    private readonly TimeProvider _timeProvider;
     private int _count;
     private int _waitingCount;
     private long _sequence;
@@ -58,12 +60,28 @@ public sealed class PrioritySemaphore
     /// <param name="maxCount">The most permits the semaphore can hold; a release beyond it throws <see cref="SemaphoreFullException"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
     public PrioritySemaphore(int initialCount, int maxCount)
+        : this(initialCount, maxCount, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Creates a semaphore whose wait timeouts are measured by <paramref name="timeProvider"/>.</summary>
+    /// <param name="initialCount">The permits available at first; between zero and <paramref name="maxCount"/>.</param>
+    /// <param name="maxCount">The most permits the semaphore can hold; a release beyond it throws <see cref="SemaphoreFullException"/>.</param>
+    /// <param name="timeProvider">
+    /// Creates the timers of waits with a timeout (a <c>FakeTimeProvider</c> makes them testable).
+    /// With <see cref="TimeProvider.System"/> a blocking wait needs no timer: it sleeps with the timeout.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="timeProvider"/> is <see langword="null"/>.</exception>
+    public PrioritySemaphore(int initialCount, int maxCount, TimeProvider timeProvider)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
         ArgumentOutOfRangeException.ThrowIfNegative(initialCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(initialCount, maxCount);
+        ArgumentNullException.ThrowIfNull(timeProvider);
         _count = initialCount;
         MaxCount = maxCount;
+        _timeProvider = timeProvider;
     }
 
     /// <summary>The permits available now.</summary>
@@ -108,6 +126,31 @@ public sealed class PrioritySemaphore
         return TryTake() ? default : Enqueue(priority, blocking: false, cancellationToken).AsValueTask();
     }
 
+    /// <summary>Waits for a permit at the ambient priority, for at most <paramref name="timeout"/>.</summary>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
+    /// <returns><see langword="true"/> when the permit is held; <see langword="false"/> when the timeout passed first (nothing is held then).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    public ValueTask<bool> WaitAsync(TimeSpan timeout) => WaitAsyncCore(PriorityContext.Current, timeout, CancellationToken.None);
+
+    /// <summary>Waits for a permit at the ambient priority, for at most <paramref name="timeout"/>.</summary>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
+    /// <param name="cancellationToken">Cancels the wait; see the class remarks for a token that fires after the grant.</param>
+    /// <returns><see langword="true"/> when the permit is held; <see langword="false"/> when the timeout passed first (nothing is held then).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    /// <exception cref="OperationCanceledException">The token fired before the permit was taken.</exception>
+    public ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitAsyncCore(PriorityContext.Current, timeout, cancellationToken);
+
+    /// <summary>Waits for a permit at an explicit priority, for at most <paramref name="timeout"/>.</summary>
+    /// <param name="priority">The priority; lower numbers are served first.</param>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns><see langword="true"/> when the permit is held; <see langword="false"/> when the timeout passed first (nothing is held then).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    /// <exception cref="OperationCanceledException">The token fired before the permit was taken.</exception>
+    public ValueTask<bool> WaitAsync(int priority, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitAsyncCore(priority, timeout, cancellationToken);
+
     /// <summary>Waits for a permit at the ambient priority and returns a releaser for a <c>using</c> block.</summary>
     /// <returns>A releaser whose disposal releases the permit.</returns>
     public ValueTask<PrioritySemaphoreReleaser> AcquireAsync() => AcquireAsync(CancellationToken.None);
@@ -145,17 +188,25 @@ public sealed class PrioritySemaphore
             : Enqueue(priority, blocking: false, cancellationToken).AsReleaserValueTask();
     }
 
+    /// <summary>Blocks the calling thread until a permit is held, at the ambient priority.</summary>
+    public void Wait() => WaitCore(null, Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>Blocks the calling thread until a permit is held, at the ambient priority.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="OperationCanceledException">The token fired before the permit was taken.</exception>
+    public void Wait(CancellationToken cancellationToken) => WaitCore(null, Timeout.InfiniteTimeSpan, cancellationToken);
+
     /// <summary>Blocks the calling thread until a permit is held or the timeout passes, at the ambient priority.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
     /// <returns><see langword="true"/> when the permit is held.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or too large.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
     public bool Wait(TimeSpan timeout) => WaitCore(null, timeout, CancellationToken.None);
 
     /// <summary>Blocks the calling thread until a permit is held or the timeout passes, at the ambient priority.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns><see langword="true"/> when the permit is held.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or too large.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
     /// <exception cref="OperationCanceledException">The token fired before the permit was taken.</exception>
     public bool Wait(TimeSpan timeout, CancellationToken cancellationToken) =>
         WaitCore(null, timeout, cancellationToken);
@@ -165,35 +216,42 @@ public sealed class PrioritySemaphore
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> waits forever, zero only tries.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns><see langword="true"/> when the permit is held; <see langword="false"/> when the timeout passed first.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or too large.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
     /// <exception cref="OperationCanceledException">The token fired before the permit was taken.</exception>
     public bool Wait(int priority, TimeSpan timeout, CancellationToken cancellationToken) =>
         WaitCore(priority, timeout, cancellationToken);
 
     /// <summary>Releases one permit: to the first waiter in (priority, arrival) order, or to the count when nobody waits.</summary>
     /// <returns>The count before the release.</returns>
-    /// <exception cref="SemaphoreFullException">The count would exceed <see cref="MaxCount"/>; nothing changes.</exception>
+    /// <exception cref="SemaphoreFullException">The count would exceed <see cref="MaxCount"/>; nothing changes and nobody is granted.</exception>
     public int Release() => Release(1);
 
     /// <summary>Releases permits: to waiters in (priority, arrival) order first, the rest to the count.</summary>
     /// <param name="releaseCount">The permits to release; one or more.</param>
     /// <returns>The count before the release.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="releaseCount"/> is less than one.</exception>
-    /// <exception cref="SemaphoreFullException">The count would exceed <see cref="MaxCount"/>; nothing changes.</exception>
+    /// <exception cref="SemaphoreFullException">
+    /// <see cref="CurrentCount"/> plus <paramref name="releaseCount"/> would exceed <see cref="MaxCount"/>,
+    /// whether the permits would go to waiters or to the count (as with <see cref="SemaphoreSlim"/>);
+    /// nothing changes and nobody is granted.
+    /// </exception>
     public int Release(int releaseCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(releaseCount);
         lock (_lock)
         {
             int previous = Volatile.Read(ref _count);
+
+            // As SemaphoreSlim: the permits released count against the maximum whether they go to
+            // waiters or to the count, so an over-release is refused before anyone is granted.
+            // Concurrent takers can only lower the count, so this check cannot be outrun.
+            if (releaseCount > MaxCount - previous)
+            {
+                throw new SemaphoreFullException($"Releasing {releaseCount} permit(s) with {previous} free would exceed the maximum of {MaxCount}; nothing was released.");
+            }
+
             int toWaiters = Math.Min(releaseCount, _waiters.Count);
             int toCount = releaseCount - toWaiters;
-
-            // Concurrent takers can only lower the count, so this check cannot be outrun.
-            if (toCount > MaxCount - previous)
-            {
-                throw new SemaphoreFullException($"Releasing {releaseCount} permit(s) would take the count above its maximum of {MaxCount}.");
-            }
 
             for (int i = 0; i < toWaiters; i++)
             {
@@ -234,7 +292,24 @@ public sealed class PrioritySemaphore
         }
     }
 
-    private bool WaitCore(int? priority, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Called by a waiter's timeout timer.</summary>
+    internal void OnWaiterTimedOut(PriorityWaiter waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.State == PriorityWaiter.Queued)
+            {
+                Remove(waiter);
+                waiter.TimeOut();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks a timeout as <see cref="SemaphoreSlim"/> does (whole milliseconds, -1 is infinite) and
+    /// returns its whole milliseconds.
+    /// </summary>
+    private static long CheckTimeout(TimeSpan timeout)
     {
         long totalMs = (long)timeout.TotalMilliseconds;
         if (totalMs < -1 || totalMs > int.MaxValue)
@@ -242,28 +317,52 @@ public sealed class PrioritySemaphore
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be Timeout.InfiniteTimeSpan or between zero and int.MaxValue milliseconds.");
         }
 
+        return totalMs;
+    }
+
+    private ValueTask<bool> WaitAsyncCore(int priority, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long totalMs = CheckTimeout(timeout);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        }
+
+        if (TryTake())
+        {
+            return new ValueTask<bool>(true);
+        }
+
+        if (totalMs == 0)
+        {
+            return new ValueTask<bool>(false);
+        }
+
+        return Enqueue(priority, blocking: false, cancellationToken, totalMs > 0 ? timeout : null).AsBooleanValueTask();
+    }
+
+    private bool WaitCore(int? priority, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long totalMs = CheckTimeout(timeout);
         cancellationToken.ThrowIfCancellationRequested();
         if (TryTake())
         {
             return true;
         }
 
-        if (timeout == TimeSpan.Zero)
+        if (totalMs == 0)
         {
             return false;
         }
 
-        PriorityWaiter waiter = Enqueue(priority ?? PriorityContext.Current, blocking: true, cancellationToken);
-        if (!waiter.WaitSignal(timeout))
+        // With the system clock the thread sleeps with the timeout: no timer, so a starved thread
+        // pool cannot delay it. Another clock decides when the timeout has passed: its timer wakes
+        // the thread.
+        bool sleepWithTimeout = totalMs > 0 && ReferenceEquals(_timeProvider, TimeProvider.System);
+        PriorityWaiter waiter = Enqueue(priority ?? PriorityContext.Current, blocking: true, cancellationToken, totalMs > 0 && !sleepWithTimeout ? timeout : null);
+        if (!waiter.WaitSignal(sleepWithTimeout ? timeout : Timeout.InfiniteTimeSpan))
         {
-            lock (_lock)
-            {
-                if (waiter.State == PriorityWaiter.Queued)
-                {
-                    Remove(waiter);
-                    waiter.MarkTimedOut();
-                }
-            }
+            OnWaiterTimedOut(waiter);
         }
 
         return waiter.TryConsume();
@@ -287,14 +386,29 @@ public sealed class PrioritySemaphore
         return false;
     }
 
-    /// <summary>Queues a waiter; if a permit was released meanwhile, returns the waiter already granted instead.</summary>
-    private PriorityWaiter Enqueue(int priority, bool blocking, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a waiter; if a permit was released meanwhile, returns the waiter already granted instead.
+    /// A timeout's timer starts before the waiter is queued (outside the lock: the time provider is
+    /// not our code), so the wait never lasts longer than asked; if it fires first, the waiter is
+    /// returned timed out without being queued.
+    /// </summary>
+    private PriorityWaiter Enqueue(int priority, bool blocking, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
-        PriorityWaiter waiter;
+        var waiter = new PriorityWaiter(this, priority, blocking, cancellationToken);
+        if (timeout is TimeSpan due)
+        {
+            waiter.StartTimer(_timeProvider, due);
+        }
+
         lock (_lock)
         {
+            if (waiter.State != PriorityWaiter.Queued)
+            {
+                return waiter;
+            }
+
             // Releases happen under this lock, so a count still zero here stays zero until we queue.
-            waiter = new PriorityWaiter(this, priority, _sequence++, blocking, cancellationToken);
+            waiter.Sequence = _sequence++;
             if (TryTake())
             {
                 waiter.Grant();

@@ -14,7 +14,7 @@ namespace AsyncUtils.PrioritySemaphore;
 /// when its token fires first; a compare-exchange settles that race, so the permit is either used
 /// or returned, never both and never lost.
 /// </remarks>
-internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<PrioritySemaphoreReleaser>
+internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<PrioritySemaphoreReleaser>, IValueTaskSource<bool>
 {
     internal const int Queued = 0;
     internal const int Granted = 1;
@@ -26,18 +26,21 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
     private static readonly Action<object?, CancellationToken> OnCancel =
         static (state, _) => { var w = (PriorityWaiter)state!; w.Owner.OnWaiterCancelled(w); };
 
+    private static readonly TimerCallback OnTimeout =
+        static state => { var w = (PriorityWaiter)state!; w.Owner.OnWaiterTimedOut(w); };
+
     /// <summary>For a blocking waiter, the monitor its thread sleeps on; null for an async waiter.</summary>
     private readonly object? _gate;
     private bool _signalled;
     private ManualResetValueTaskSourceCore<bool> _core;
     private CancellationTokenRegistration _registration;
+    private ITimer? _timer;
     private int _state;
 
-    internal PriorityWaiter(PrioritySemaphore owner, int priority, long sequence, bool blocking, CancellationToken cancellationToken)
+    internal PriorityWaiter(PrioritySemaphore owner, int priority, bool blocking, CancellationToken cancellationToken)
     {
         Owner = owner;
         Priority = priority;
-        Sequence = sequence;
         CancellationToken = cancellationToken;
         _core.RunContinuationsAsynchronously = true;
         if (blocking)
@@ -50,7 +53,8 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
 
     internal int Priority { get; }
 
-    internal long Sequence { get; }
+    /// <summary>The arrival number, set under the semaphore's lock when the waiter is queued.</summary>
+    internal long Sequence { get; set; }
 
     internal CancellationToken CancellationToken { get; }
 
@@ -66,6 +70,26 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
     internal ValueTask AsValueTask() => new(this, _core.Version);
 
     internal ValueTask<PrioritySemaphoreReleaser> AsReleaserValueTask() => new(this, _core.Version);
+
+    internal ValueTask<bool> AsBooleanValueTask() => new(this, _core.Version);
+
+    /// <summary>
+    /// Starts the timeout of a waiter about to be queued; called by the thread that queues it,
+    /// before anyone can take its result. The timer does not capture the caller's execution context.
+    /// </summary>
+    internal void StartTimer(TimeProvider timeProvider, TimeSpan timeout)
+    {
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            _timer = timeProvider.CreateTimer(OnTimeout, this, timeout, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            _timer = timeProvider.CreateTimer(OnTimeout, this, timeout, Timeout.InfiniteTimeSpan);
+        }
+    }
 
     internal void Register()
     {
@@ -103,8 +127,19 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
         }
     }
 
-    /// <summary>Under the semaphore's lock: a blocked waiter gave up at its timeout while still queued.</summary>
-    internal void MarkTimedOut() => Volatile.Write(ref _state, TimedOut);
+    /// <summary>Under the semaphore's lock: the timeout passed while the waiter was still queued.</summary>
+    internal void TimeOut()
+    {
+        Volatile.Write(ref _state, TimedOut);
+        if (_gate is null)
+        {
+            _core.SetResult(false);
+        }
+        else
+        {
+            Signal();
+        }
+    }
 
     /// <summary>Takes a granted waiter's permit back; false if its caller already has it.</summary>
     internal bool TryHandBack() => Interlocked.CompareExchange(ref _state, HandedBack, Granted) == Granted;
@@ -148,12 +183,13 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
 
     /// <summary>
     /// Takes the permit of a granted waiter, or throws when it was cancelled or handed back.
-    /// Returns false only for a waiter that is neither (a blocked wait that timed out).
+    /// Returns false only for a waiter that is neither (a wait that timed out).
     /// </summary>
     internal bool TryConsume()
     {
         int state = Interlocked.CompareExchange(ref _state, Consumed, Granted);
         _registration.Unregister();
+        _timer?.Dispose();
         return state switch
         {
             Granted => true,
@@ -173,6 +209,12 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
         _core.GetResult(token);
         TryConsume();
         return new PrioritySemaphoreReleaser(Owner);
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        _core.GetResult(token);
+        return TryConsume();
     }
 
     /// <inheritdoc/>

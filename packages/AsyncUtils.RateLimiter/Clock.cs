@@ -18,6 +18,7 @@ internal sealed class Clock
     {
         Provider = timeProvider;
         _isSystem = ReferenceEquals(timeProvider, TimeProvider.System);
+        IsCoarse = _isSystem && CoarseClock.IsAvailable;
         _frequency = timeProvider.TimestampFrequency;
         if (_frequency <= 0)
         {
@@ -26,6 +27,13 @@ internal sealed class Clock
     }
 
     internal TimeProvider Provider { get; }
+
+    /// <summary>
+    /// Whether grants may be stamped from <see cref="CoarseClock"/>: only for
+    /// <see cref="TimeProvider.System"/>, whose timestamps are the coarse clock's timeline, and only
+    /// where that clock is available. Any other provider keeps exact timestamps.
+    /// </summary>
+    internal bool IsCoarse { get; }
 
     /// <summary>The current timestamp; for the system clock, read without a virtual call.</summary>
     internal long Now() => _isSystem ? Stopwatch.GetTimestamp() : Provider.GetTimestamp();

@@ -12,7 +12,8 @@ namespace AsyncUtils.RateLimiter;
 /// <see cref="Cancelled"/> or <see cref="Failed"/> under the limiter's lock. A granted waiter then
 /// becomes <see cref="Consumed"/> when its caller reads the result, or <see cref="HandedBack"/>
 /// when its token fires first; that last race is settled by a compare-exchange, so a grant is
-/// either used or returned, never both.
+/// either used or returned, never both. Cancellation surfaces as <see cref="TaskCanceledException"/>
+/// carrying the caller's token, as in the BCL limiters.
 /// </remarks>
 internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
 {
@@ -48,6 +49,24 @@ internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
 
     internal LimiterWaiter? Previous { get; set; }
 
+    /// <summary>
+    /// Under the limiter's lock, scratch for the retry-after of a refusal behind the queue: the
+    /// timestamp at which this waiter will be served if nothing changes.
+    /// </summary>
+    internal long SimulatedAt;
+
+    /// <summary>
+    /// The room this waiter takes in the queue: its permit count, and one for a zero-permit
+    /// request (which waits for one permit to be free), so <c>QueueLimit</c> bounds every queue.
+    /// </summary>
+    internal int QueueWeight => Math.Max(PermitCount, 1);
+
+    /// <summary>
+    /// Whether the grant can still be handed back after it is made (the token can fire), so it
+    /// counts as a successful lease only when the caller reads it.
+    /// </summary>
+    internal bool CountsOnRead => CancellationToken.CanBeCanceled;
+
     /// <summary>The log sequence number of the grant, for handing it back; -1 for a zero-permit grant.</summary>
     internal long GrantSequence { get; private set; } = -1;
 
@@ -82,7 +101,7 @@ internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
     internal void Cancel()
     {
         Volatile.Write(ref _state, Cancelled);
-        _core.SetException(new OperationCanceledException(CancellationToken));
+        _core.SetException(new TaskCanceledException(null, null, CancellationToken));
     }
 
     /// <summary>Takes a granted waiter's grant back; false if its caller already has it.</summary>
@@ -92,10 +111,20 @@ internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
     public RateLimitLease GetResult(short token)
     {
         RateLimitLease lease = _core.GetResult(token);
-        if (lease.IsAcquired && Interlocked.CompareExchange(ref _state, Consumed, Granted) == HandedBack)
+        if (lease.IsAcquired)
         {
-            // The token fired between the grant and this read: the permits went back to the limiter.
-            throw new OperationCanceledException(CancellationToken);
+            int previous = Interlocked.CompareExchange(ref _state, Consumed, Granted);
+            if (previous == HandedBack)
+            {
+                // The token fired between the grant and this read: the permits went back to the limiter.
+                throw new TaskCanceledException(null, null, CancellationToken);
+            }
+
+            if (previous == Granted && CountsOnRead)
+            {
+                // This read made the grant final: only now is it a successful lease.
+                Owner.OnGrantDelivered();
+            }
         }
 
         _registration.Unregister();

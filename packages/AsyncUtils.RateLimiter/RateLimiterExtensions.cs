@@ -5,7 +5,7 @@ using BclRateLimiter = System.Threading.RateLimiting.RateLimiter;
 namespace AsyncUtils.RateLimiter;
 
 /// <summary>
-/// The seed's <c>async with ratelimiter:</c> in one line, for any
+/// The Python library async-utils' <c>async with ratelimiter:</c> in one line, for any
 /// <see cref="System.Threading.RateLimiting.RateLimiter"/>:
 /// <c>await using (await limiter.EnterAsync(ct)) { ... }</c> waits for a permit (in the limiter's
 /// queue) or throws <see cref="RateLimitRejectedException"/> when the limiter refuses.

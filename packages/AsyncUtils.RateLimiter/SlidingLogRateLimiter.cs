@@ -22,7 +22,22 @@ namespace AsyncUtils.RateLimiter;
 /// made at the same timestamp share one entry), so "at most N in any window of length T" holds
 /// for every window position, not only for fixed segments as in the BCL's
 /// <see cref="SlidingWindowRateLimiter"/>. A permit granted at <c>t</c> is free again at exactly
-/// <c>t + Period</c>.
+/// <c>t + Period</c> on any <see cref="TimeProvider"/> but the system one (a fake clock in tests, a
+/// custom provider).
+/// </para>
+/// <para>
+/// <b>Clock granularity on <see cref="TimeProvider.System"/>.</b> On 64-bit Linux a granted
+/// acquire reads the kernel's coarse clock (<see cref="Environment.TickCount64"/>, a few
+/// nanoseconds) instead of the precise one, and stamps the grant at the end of that clock's
+/// current tick plus one more, the latest moment the grant can have happened (the kernel's coarse
+/// clock trails the precise one by up to about two ticks). So a permit frees up to two ticks plus
+/// one millisecond late (the tick is clock_getres of CLOCK_MONOTONIC_COARSE: 3 ms late at 1000 Hz,
+/// 9 ms at 250 Hz; the limiter does not use the coarse clock if its tick is over 10 ms), and never
+/// early: "at most N in any window" still holds exactly. The limiter checks that bound against the
+/// precise clock at every tick and every 64 grants, and uses the precise clock while it fails (a
+/// virtual machine whose timer interrupts are held up). A request the coarse view would refuse is decided on the precise clock, and timers, queued
+/// grants, retry-after and statistics always use the precise clock. Elsewhere (Windows, macOS,
+/// 32-bit) every grant reads the precise clock and permits free exactly on time.
 /// </para>
 /// <para>
 /// <b>Several windows, all or nothing.</b> A request is granted only when every window has room
@@ -31,26 +46,39 @@ namespace AsyncUtils.RateLimiter;
 /// </para>
 /// <para>
 /// <b>Waiting.</b> <see cref="BclRateLimiter.AcquireAsync"/> queues in strict FIFO order up to
-/// <see cref="QueueLimit"/> permits; a newcomer is never granted ahead of a queued request. The
+/// <see cref="QueueLimit"/> permits (a zero-permit request, which waits for one permit to be free,
+/// takes one place, so with a <see cref="QueueLimit"/> of zero nobody waits); a newcomer is never
+/// granted ahead of a queued request. The
 /// head of the queue is woken by one timer set for the exact moment enough permits leave the
 /// window (rounded up to the timer's millisecond resolution), never by polling. A request that
 /// cannot be queued fails at once with a lease that says when to retry.
 /// </para>
 /// <para>
 /// <b>Cancellation.</b> A queued request whose token fires leaves the queue (making room for the
-/// ones behind it) and its task throws <see cref="OperationCanceledException"/>. If the token
-/// fires after the grant but before the caller has read the lease, the grant is handed back (the
-/// permits return to the window) and the caller still sees the cancellation: a grant is either
-/// used or returned, never lost.
+/// ones behind it) and its task throws <see cref="TaskCanceledException"/> carrying the token, as
+/// the BCL limiters do (so does a request whose token had fired before it would have queued). If
+/// the token fires after the grant but before the caller has read the lease, the grant is handed
+/// back (the permits return to the window) and the caller still sees the cancellation: a grant is
+/// either used or returned, never lost.
 /// </para>
 /// <para>
 /// <b>Retry-after.</b> Every lease carries <see cref="MetadataName.RetryAfter"/>. On a failed lease
-/// it is the exact time until the windows free enough permits for that request (when other
-/// requests are queued ahead, no earlier than the time the head of the queue is served). On a
+/// it is the exact time until that request could be granted: the time until the windows free
+/// enough permits for it or, when requests are queued ahead, until every one of them has been
+/// served in order and the windows then have room for it (exact as long as no queued request is
+/// cancelled and the limits do not change; each timer wake-up may add its millisecond rounding). On a
 /// granted lease it is the time until the next permit after this grant frees: zero when another
 /// permit is free right now (that lease is a shared cached instance, which is why a granted
 /// acquire allocates nothing), otherwise the exact wait for the next caller. A lease from a
 /// disposed limiter carries only a <see cref="MetadataName.ReasonPhrase"/>.
+/// </para>
+/// <para>
+/// <b>Statistics.</b> <see cref="RateLimiterStatistics.TotalSuccessfulLeases"/> and
+/// <see cref="RateLimiterStatistics.TotalFailedLeases"/> only grow, so exporters can treat them
+/// as counters. A grant counts as successful once it is final: at once, unless it can still be
+/// handed back (a queued request whose token can fire), in which case it counts when its caller
+/// reads the lease. A grant handed back after a late cancellation counts as neither, like a
+/// cancelled request in the BCL limiters.
 /// </para>
 /// <para>
 /// <b>Leases.</b> Disposing a lease does nothing: a permit is spent when granted and frees itself
@@ -58,7 +86,7 @@ namespace AsyncUtils.RateLimiter;
 /// </para>
 /// <para>
 /// <b>Thread safety and cost.</b> Every member is thread-safe. Acquiring takes a short lock and
-/// reads the clock once; a granted <see cref="BclRateLimiter.AttemptAcquire"/> or an immediately
+/// reads the clock once (on the coarse clock, the precise one too once per tick); a granted <see cref="BclRateLimiter.AttemptAcquire"/> or an immediately
 /// granted <see cref="BclRateLimiter.AcquireAsync"/> allocates nothing while another permit is
 /// left. Queued requests allocate one small object each. Memory is O(largest permit limit): the
 /// log holds at most one entry per permit still inside the longest window.
@@ -66,6 +94,14 @@ namespace AsyncUtils.RateLimiter;
 /// <para>
 /// <b>Time.</b> Timestamps and timers come from the <see cref="TimeProvider"/> in the options, so
 /// tests can drive the limiter with a fake clock.
+/// </para>
+/// <para>
+/// <b>Composition.</b> <see cref="IdleDuration"/> is <see langword="null"/> while a grant is in
+/// the log, so a <see cref="PartitionedRateLimiter"/> keeps the partition. Do not make a chained
+/// limiter the partition: a chain reports the lowest non-null idle time of its members and ignores
+/// this <see langword="null"/>, so the partition can be retired, and replaced by a fresh limiter,
+/// while the log still holds a grant. Give one limiter several windows instead, or chain the
+/// partitioned limiters (<see cref="PartitionedRateLimiter.CreateChained{TResource}"/>).
 /// </para>
 /// </remarks>
 public sealed class SlidingLogRateLimiter : BclRateLimiter
@@ -75,6 +111,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
     private readonly LockType _lock = new();
     private readonly Clock _clock;
+    private readonly bool _coarse;
     private readonly long _createdAt;
 
     private ReadOnlyCollection<SlidingLogWindow> _specs;
@@ -86,6 +123,10 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     private long _end;
     private long _lastGrantAt = long.MinValue;
 
+    // The coarse reading the windows were last trimmed at (see TryGrantNow).
+    private long _coarseReading = long.MinValue;
+    private int _coarseGrantsToCheck;
+
     private LimiterWaiter? _head;
     private LimiterWaiter? _tail;
     private long _queuedPermits;
@@ -95,13 +136,23 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     private long _timerDue = Never;
 
     private long _successfulLeases;
+    private long _deliveredGrants;
     private long _failedLeases;
     private bool _disposed;
+
+    // The refusal behind a queue: when the queue, served in order, lets a newcomer through. The
+    // simulation is cached until the queue, the log's counts or the windows change.
+    private long _queueVersion;
+    private long _simulatedVersion = -1;
+    private long _simulatedHeadAt;
+    private long _simulatedDrainedAt;
+    private long _simulatedPermits;
+    private TimelineCursor[] _simulatedCursors = [];
 
     /// <summary>Creates a limiter with one window.</summary>
     /// <param name="permitLimit">The most permits granted in any window of length <paramref name="period"/>; greater than zero.</param>
     /// <param name="period">The window length; greater than zero and at most 3650 days.</param>
-    /// <param name="queueLimit">The most permits that may wait in the FIFO queue; zero means nobody waits.</param>
+    /// <param name="queueLimit">The most permits that may wait in the FIFO queue (a zero-permit request takes one place); zero means nobody waits.</param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public SlidingLogRateLimiter(int permitLimit, TimeSpan period, int queueLimit)
         : this(CreateOptions(permitLimit, period, queueLimit))
@@ -122,6 +173,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
         SlidingLogWindow[] specs = ValidateWindows([.. options.Windows], nameof(options));
         _clock = new Clock(options.TimeProvider ?? TimeProvider.System);
+        _coarse = _clock.IsCoarse;
         _queueLimit = options.QueueLimit;
         _createdAt = _clock.Now();
         _specs = Array.AsReadOnly(specs);
@@ -141,8 +193,9 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     }
 
     /// <summary>
-    /// The most permits that may wait in the queue. Setting it takes effect for the next request;
-    /// lowering it below what is already queued removes nobody.
+    /// The most permits that may wait in the queue; zero means nobody waits. A zero-permit request
+    /// takes one place. Setting it takes effect for the next request; lowering it below what is
+    /// already queued removes nobody.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public int QueueLimit
@@ -230,7 +283,12 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         }
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// A snapshot of the limiter: permits free in the fullest window, permits queued (a zero-permit
+    /// request counts one), and the totals of successful and failed leases, which only grow. A
+    /// queued grant that could still be handed back counts as successful once its caller reads it.
+    /// </summary>
+    /// <returns>A new snapshot.</returns>
     /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
     public override RateLimiterStatistics? GetStatistics()
     {
@@ -250,7 +308,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
                 CurrentAvailablePermits = Math.Max(available, 0),
                 CurrentQueuedCount = _queuedPermits,
                 TotalFailedLeases = _failedLeases,
-                TotalSuccessfulLeases = _successfulLeases,
+                TotalSuccessfulLeases = _successfulLeases + Interlocked.Read(ref _deliveredGrants),
             };
         }
     }
@@ -270,11 +328,9 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ThrowIfMoreThanLimit(permitCount);
-            long now = _clock.Now();
-            Trim(now);
-            if (_head is null && Fits(permitCount))
+            if (TryGrantNow(permitCount, out long now) is { } lease)
             {
-                return GrantNow(permitCount, now);
+                return lease;
             }
 
             _failedLeases++;
@@ -285,14 +341,15 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     /// <summary>
     /// Grants <paramref name="permitCount"/> permits now if every window has room and nobody is
     /// queued; otherwise queues the request (FIFO) until the windows have room, or fails at once
-    /// when the queue has no room for it.
+    /// when the queue has no room for it (a zero-permit request takes one place, so with a
+    /// <see cref="QueueLimit"/> of zero it fails at once too).
     /// </summary>
     /// <param name="permitCount">The permits to take; at most the smallest window limit.</param>
     /// <param name="cancellationToken">Cancels the wait; a cancelled request leaves the queue.</param>
     /// <returns>A granted lease, or a failed one when the queue is full or the limiter is disposed while waiting.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="permitCount"/> exceeds a window's limit.</exception>
     /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
-    /// <exception cref="OperationCanceledException">The token fired before the grant was used.</exception>
+    /// <exception cref="TaskCanceledException">The token fired before the request was granted, or after the grant but before the lease was read (the grant is then handed back).</exception>
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
         LimiterWaiter waiter;
@@ -300,14 +357,13 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ThrowIfMoreThanLimit(permitCount);
-            long now = _clock.Now();
-            Trim(now);
-            if (_head is null && Fits(permitCount))
+            if (TryGrantNow(permitCount, out long now) is { } lease)
             {
-                return new ValueTask<RateLimitLease>(GrantNow(permitCount, now));
+                return new ValueTask<RateLimitLease>(lease);
             }
 
-            if (_queuedPermits + permitCount > _queueLimit)
+            // A zero-permit request waits for one permit, so it takes one place: QueueLimit = 0 means nobody waits.
+            if (_queuedPermits + Math.Max(permitCount, 1) > _queueLimit)
             {
                 _failedLeases++;
                 return new ValueTask<RateLimitLease>(FailedLease(permitCount, now, SlidingLogLease.QueueFullReason));
@@ -368,6 +424,9 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         return base.DisposeAsyncCore();
     }
 
+    /// <summary>Whether grants are stamped from the coarse system clock, for tests.</summary>
+    internal bool UsesCoarseClock => _coarse;
+
     /// <summary>The log's capacity in entries, for tests of the memory bound.</summary>
     internal int LogCapacity
     {
@@ -392,8 +451,8 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
             }
             else if (waiter.State == LimiterWaiter.Granted && waiter.TryHandBack())
             {
+                // The grant never reached its caller, so it was never counted as successful.
                 Unrecord(waiter.GrantSequence, waiter.PermitCount);
-                _successfulLeases--;
             }
             else
             {
@@ -408,6 +467,9 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
             }
         }
     }
+
+    /// <summary>Called by a waiter whose caller read a grant that could still have been handed back.</summary>
+    internal void OnGrantDelivered() => Interlocked.Increment(ref _deliveredGrants);
 
     private void OnTimer()
     {
@@ -427,6 +489,79 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
     // ---- Everything below runs under _lock. ----
 
+    /// <summary>
+    /// Grants at once if nobody is queued and every window has room; otherwise returns
+    /// <see langword="null"/> and sets <paramref name="now"/> to the precise time. On the coarse
+    /// clock the grant is stamped <see cref="CoarseClock.StampOffset"/> after the reading, the latest
+    /// moment it can have happened (a permit frees up to two ticks plus a millisecond late, never
+    /// early), and the windows are trimmed on the precise clock once per tick and every
+    /// <see cref="CoarseClock.CheckEvery"/> grants; a request that does not fit on that view is
+    /// decided on the precise clock.
+    /// </summary>
+    private SlidingLogLease? TryGrantNow(int permitCount, out long now)
+    {
+        if (_coarse)
+        {
+            long reading = CoarseClock.Read();
+            if (reading != _coarseReading || --_coarseGrantsToCheck <= 0)
+            {
+                // Once per tick and every CheckEvery grants: trim on the precise clock, and check
+                // the coarse one is close enough to stamp from. While it is not, every call lands here.
+                long precise = _clock.Now();
+                Trim(precise);
+                bool closeEnough = CoarseClock.IsCloseEnough(reading, precise);
+                _coarseReading = closeEnough ? reading : long.MinValue;
+                _coarseGrantsToCheck = CoarseClock.CheckEvery;
+                if (!closeEnough)
+                {
+                    now = precise;
+                    return _head is null && Fits(permitCount) ? GrantNow(permitCount, precise) : null;
+                }
+            }
+
+            if (_head is null && GrantCoarse(permitCount, reading + CoarseClock.StampOffset) is { } lease)
+            {
+                now = reading;
+                return lease;
+            }
+        }
+
+        now = _clock.Now();
+        Trim(now);
+        return _head is null && Fits(permitCount) ? GrantNow(permitCount, now) : null;
+    }
+
+    /// <summary>
+    /// The coarse clock's grant: if every window has room, records the grant at
+    /// <paramref name="stamp"/> and returns its lease; otherwise returns <see langword="null"/>.
+    /// One pass checks the request and whether a permit is left after it.
+    /// </summary>
+    private SlidingLogLease? GrantCoarse(int permitCount, long stamp)
+    {
+        int needed = Math.Max(permitCount, 1);
+        bool roomAfter = true;
+        WindowState[] windows = _windows;
+        for (int i = 0; i < windows.Length; i++)
+        {
+            long count = windows[i].Count;
+            int limit = windows[i].Limit;
+            if (count + needed > limit)
+            {
+                return null;
+            }
+
+            roomAfter &= count + permitCount < limit;
+        }
+
+        if (permitCount > 0)
+        {
+            Record(stamp, permitCount);
+        }
+
+        _successfulLeases++;
+        return roomAfter ? SlidingLogLease.GrantedWithRoom : LeaseAfterGrant(_clock.Now());
+    }
+
     private SlidingLogLease GrantNow(int permitCount, long now)
     {
         if (permitCount > 0)
@@ -443,12 +578,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
     private SlidingLogLease FailedLease(int permitCount, long now, string reason)
     {
-        long ready = ReadyAt(permitCount);
-        if (_head is { } head)
-        {
-            ready = Math.Max(ready, ReadyAt(head.PermitCount));
-        }
-
+        long ready = _head is null ? ReadyAt(permitCount) : ReadyBehindQueue(permitCount, now);
         TimeSpan? retryAfter = ready == Never ? null : _clock.ToTimeSpan(ready - now);
         return new SlidingLogLease(false, retryAfter, reason);
     }
@@ -467,7 +597,11 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
             Dequeue(waiter);
             long sequence = permitCount > 0 ? Record(now, permitCount) : -1;
-            _successfulLeases++;
+            if (!waiter.CountsOnRead)
+            {
+                // Nothing can hand this grant back, so it is final now; otherwise it counts when read.
+                _successfulLeases++;
+            }
 
             // The waiter runs its continuation asynchronously, so no caller code runs under the lock.
             waiter.Grant(LeaseAfterGrant(now), sequence);
@@ -581,6 +715,129 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         return ready;
     }
 
+    /// <summary>
+    /// The timestamp at which a request for <paramref name="permitCount"/> permits arriving now
+    /// could be granted, with requests queued ahead: every queued request is served first, in
+    /// order, each at the first moment every window has room for it over the grants before it
+    /// (the log, then the queued requests served ahead of it). Exact as long as nothing changes
+    /// (no cancellation, no new limits); each timer tick may add its millisecond rounding.
+    /// </summary>
+    private long ReadyBehindQueue(int permitCount, long now)
+    {
+        if (_simulatedVersion != _queueVersion || _simulatedHeadAt <= now)
+        {
+            SimulateQueue(now);
+        }
+
+        long needed = Math.Max(permitCount, 1);
+        long ready = _simulatedDrainedAt;
+        WindowState[] windows = _windows;
+        for (int i = 0; i < windows.Length; i++)
+        {
+            long index = _simulatedPermits + needed - windows[i].Limit;
+            if (index >= 1)
+            {
+                // A copy: the cached cursor stays at the last queued request for the next refusal.
+                TimelineCursor cursor = _simulatedCursors[i];
+                ready = Math.Max(ready, TimestampOfPermit(ref cursor, index) + windows[i].Period);
+            }
+        }
+
+        return ready;
+    }
+
+    /// <summary>Computes, and caches, when each queued request will be served if nothing changes.</summary>
+    private void SimulateQueue(long now)
+    {
+        WindowState[] windows = _windows;
+        TimelineCursor[] cursors = _simulatedCursors;
+        long origin = windows[_longest].Head;
+        for (int i = 0; i < cursors.Length; i++)
+        {
+            cursors[i] = new TimelineCursor { Sequence = origin };
+        }
+
+        // Permits are numbered from 1 in grant order: the log from the longest window's start,
+        // then the queued requests. A request needing n permits fits a window of limit L once the
+        // permit numbered (permits before it + n - L) has left that window.
+        long permits = windows[_longest].Count;
+        long at = now;
+        for (LimiterWaiter? waiter = _head; waiter is not null; waiter = waiter.Next)
+        {
+            long needed = waiter.QueueWeight;
+            for (int i = 0; i < windows.Length; i++)
+            {
+                long index = permits + needed - windows[i].Limit;
+                if (index >= 1)
+                {
+                    at = Math.Max(at, TimestampOfPermit(ref cursors[i], index) + windows[i].Period);
+                }
+            }
+
+            waiter.SimulatedAt = at;
+            permits += waiter.PermitCount;
+        }
+
+        _simulatedHeadAt = _head!.SimulatedAt;
+        _simulatedDrainedAt = at;
+        _simulatedPermits = permits;
+        _simulatedVersion = _queueVersion;
+    }
+
+    /// <summary>
+    /// Moves the cursor forward to the log entry or queued request holding the permit numbered
+    /// <paramref name="index"/> and returns its timestamp (for a queued request, its simulated one).
+    /// </summary>
+    private long TimestampOfPermit(ref TimelineCursor cursor, long index)
+    {
+        LogEntry[] log = _log;
+        long mask = log.Length - 1;
+        while (true)
+        {
+            long count;
+            long timestamp;
+            if (cursor.InQueue)
+            {
+                if (cursor.Waiter is not { } waiter)
+                {
+                    // Past the last queued request; callers never ask beyond the permits counted so far.
+                    return long.MinValue;
+                }
+
+                count = waiter.PermitCount;
+                timestamp = waiter.SimulatedAt;
+            }
+            else if (cursor.Sequence < _end)
+            {
+                ref LogEntry entry = ref log[cursor.Sequence & mask];
+                count = entry.Count;
+                timestamp = entry.Timestamp;
+            }
+            else
+            {
+                // Past the log: the queued requests follow.
+                cursor.InQueue = true;
+                cursor.Waiter = _head;
+                continue;
+            }
+
+            if (cursor.Before + count >= index)
+            {
+                return timestamp;
+            }
+
+            cursor.Before += count;
+            if (cursor.InQueue)
+            {
+                cursor.Waiter = cursor.Waiter!.Next;
+            }
+            else
+            {
+                cursor.Sequence++;
+            }
+        }
+    }
+
     /// <summary>Appends a grant to the log and counts it in every window; returns its sequence number.</summary>
     private long Record(long now, int permitCount)
     {
@@ -623,6 +880,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         }
 
         _log[sequence & (_log.Length - 1)].Count -= permitCount;
+        _queueVersion++;
         foreach (ref WindowState window in _windows.AsSpan())
         {
             if (window.Head <= sequence)
@@ -676,6 +934,8 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
             }
         }
 
+        _simulatedCursors = new TimelineCursor[specs.Length];
+        _queueVersion++;
         return windows;
     }
 
@@ -692,7 +952,8 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         }
 
         _tail = waiter;
-        _queuedPermits += waiter.PermitCount;
+        _queuedPermits += waiter.QueueWeight;
+        _queueVersion++;
     }
 
     private void Dequeue(LimiterWaiter waiter)
@@ -717,7 +978,8 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
         waiter.Next = null;
         waiter.Previous = null;
-        _queuedPermits -= waiter.PermitCount;
+        _queuedPermits -= waiter.QueueWeight;
+        _queueVersion++;
     }
 
     private void ThrowIfMoreThanLimit(int permitCount)
@@ -747,6 +1009,23 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         }
 
         return windows;
+    }
+
+    /// <summary>A position in the permit timeline (the log, then the queued requests), for <see cref="SimulateQueue"/>.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
+    private struct TimelineCursor
+    {
+        /// <summary>The log entry under the cursor while it is in the log.</summary>
+        internal long Sequence;
+
+        /// <summary>Whether the cursor is past the log, among the queued requests.</summary>
+        internal bool InQueue;
+
+        /// <summary>The queued request under the cursor once it is past the log; <see langword="null"/> past the last.</summary>
+        internal LimiterWaiter? Waiter;
+
+        /// <summary>The permits before the element under the cursor.</summary>
+        internal long Before;
     }
 
     private static SlidingLogRateLimiterOptions CreateOptions(int permitLimit, TimeSpan period, int queueLimit)

@@ -25,7 +25,8 @@ public sealed class SlidingLogRateLimiterOptions
     /// <summary>
     /// The most permits (summed over requests, as in the BCL limiters) that may wait in the FIFO
     /// queue. A request that cannot be granted at once and does not fit in the queue fails at once
-    /// with a lease that carries the retry-after time. Zero (the default) means nobody waits.
+    /// with a lease that carries the retry-after time. Zero (the default) means nobody waits. A
+    /// zero-permit request waits for one permit to be free, so it takes one place.
     /// </summary>
     public int QueueLimit { get; set; }
 

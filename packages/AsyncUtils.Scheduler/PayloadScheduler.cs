@@ -1,7 +1,7 @@
 namespace AsyncUtils.Scheduler;
 
 /// <summary>
-/// An in-memory scheduler of payloads (the seed's <c>Scheduler</c>, without its polling):
+/// An in-memory scheduler of payloads (the <c>Scheduler</c> of the Python library async-utils, without its polling):
 /// <see cref="Schedule(DateTimeOffset, T)"/> a payload for a time, and consumers that
 /// <see langword="await"/> <see langword="foreach"/> over the scheduler receive each payload when
 /// it is due.
@@ -24,13 +24,15 @@ namespace AsyncUtils.Scheduler;
 /// <b>Cost.</b> Payloads sit in a binary heap whose entries know their own position, so
 /// scheduling, cancelling and rescheduling are O(log n), and cancelling frees the payload at once
 /// (not when its time would have come). A pending payload costs one small handle object and one
-/// heap slot.
+/// heap slot. The heap array halves whenever it is less than a quarter full (down to 16 slots),
+/// so memory follows the number of pending payloads, not their peak.
 /// </para>
 /// <para>
 /// <b>Ending.</b> <see cref="Complete"/> refuses new payloads and ends every consumer's iteration
 /// once the pending ones have been delivered or cancelled. <see cref="Dispose"/> ends it at once:
 /// the timer is disposed, pending payloads are dropped (their state becomes
 /// <see cref="ScheduledPayloadState.Cancelled"/>) and waiting consumers finish their iteration.
+/// <see cref="JoinAsync"/> waits until every payload scheduled before it was delivered or cancelled.
 /// </para>
 /// <para>
 /// <b>Thread safety.</b> Every member may be called from any thread, and any number of consumers
@@ -43,10 +45,15 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
     /// <summary>The longest single timer period a TimeProvider timer accepts (2^32 - 2 ms, ~49.7 days).</summary>
     internal static readonly TimeSpan MaxTimerPeriod = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
+    /// <summary>The heap array never shrinks below this many slots.</summary>
+    private const int MinCapacity = 16;
+
     private readonly TimeProvider _time;
-    private ScheduledPayload<T>[] _heap = new ScheduledPayload<T>[16];
+    private ScheduledPayload<T>[] _heap = new ScheduledPayload<T>[MinCapacity];
     private int _count;
     private long _sequence;
+    private long _admitted;
+    private List<Joiner>? _joiners;
     private SchedulerEnumerator<T>? _firstWaiter;
     private SchedulerEnumerator<T>? _lastWaiter;
     private ITimer? _timer;
@@ -84,6 +91,33 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
 
     internal object Gate { get; } = new();
 
+    /// <summary>How many times a join's cancellation callback ran (tests: a leaked registration shows up here).</summary>
+    internal int JoinCancellationCallbacks;
+
+    /// <summary>The number of joins waiting (tests: a cancelled or completed join leaves nothing behind).</summary>
+    internal int WaitingJoins
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _joiners?.Count ?? 0;
+            }
+        }
+    }
+
+    /// <summary>The length of the heap array (tests: it shrinks when mostly empty).</summary>
+    internal int Capacity
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _heap.Length;
+            }
+        }
+    }
+
     /// <summary>Schedules a payload for an absolute time; O(log n).</summary>
     /// <param name="dueTime">When to deliver it; a time in the past delivers it at once.</param>
     /// <param name="payload">The payload.</param>
@@ -120,6 +154,72 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
         EndAll(ended);
     }
 
+    /// <summary>
+    /// Waits until every payload scheduled before this call has been delivered to a consumer or
+    /// cancelled (the <c>join()</c> of the Python library async-utils).
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The payloads waited for are those pending when the call is made, and only those: a payload
+    /// scheduled afterwards does not delay the returned task, even if it is due earlier, so a steady
+    /// stream of new payloads cannot keep a join waiting forever. A payload waited for that is
+    /// rescheduled is still waited for, at its new time. "Delivered" means handed to a consumer by
+    /// its <c>MoveNextAsync</c>, not that the consumer finished with it; a payload that is due but
+    /// not yet taken by any consumer is still waited for.
+    /// </para>
+    /// <para>
+    /// With nothing pending the task is already complete. <see cref="Dispose"/> cancels the pending
+    /// payloads and so completes every join; <see cref="Complete"/> does not by itself. Cancelling
+    /// <paramref name="cancellationToken"/> ends only this wait (the task is cancelled); the
+    /// payloads and other joins are unaffected. Costs O(1) per call and, while joins are waiting,
+    /// O(number of waiting joins) per delivery or cancellation; nothing when none waits.
+    /// </para>
+    /// </remarks>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the payloads pending at the call are all delivered or cancelled.</returns>
+    public Task JoinAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled(cancellationToken);
+        }
+
+        Joiner joiner;
+        lock (Gate)
+        {
+            if (_count == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            // Every pending payload was admitted before _admitted: the join waits for exactly those.
+            joiner = new Joiner(this, _admitted, _count, cancellationToken);
+            (_joiners ??= []).Add(joiner);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(static state => ((Joiner)state!).OnCancelled(), joiner);
+            bool kept;
+            lock (Gate)
+            {
+                kept = !joiner.Done;
+                if (kept)
+                {
+                    joiner.Registration = registration;
+                }
+            }
+
+            if (!kept)
+            {
+                // Completed or cancelled before the registration existed: nobody else will dispose it.
+                registration.Dispose();
+            }
+        }
+
+        return joiner.Completion.Task;
+    }
+
     /// <summary>Returns an enumerator that waits for due payloads; each payload goes to exactly one enumerator.</summary>
     /// <param name="cancellationToken">Cancels a pending <c>MoveNextAsync</c> (it throws <see cref="OperationCanceledException"/>); a payload already handed over is kept.</param>
     /// <returns>The enumerator.</returns>
@@ -145,10 +245,20 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
                 entry.StateCore = ScheduledPayloadState.Cancelled;
                 entry.HeapIndex = -1;
                 entry.Payload = default!;
-                _heap[i] = null!;
             }
 
+            _heap = [];
             _count = 0;
+            if (_joiners is { } joiners)
+            {
+                // Every pending payload was just cancelled: every join is satisfied.
+                _joiners = null;
+                foreach (Joiner joiner in joiners)
+                {
+                    joiner.Complete();
+                }
+            }
+
             ended = TakeAllWaiters();
             timer = _timer;
             _timer = null;
@@ -177,6 +287,7 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
 
             RemoveAt(entry.HeapIndex);
             entry.StateCore = ScheduledPayloadState.Cancelled;
+            Settle(entry);
             entry.Payload = default!;
             if (_completed && _count == 0)
             {
@@ -308,7 +419,7 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
                 throw new InvalidOperationException("The scheduler was completed; it accepts no new payloads.");
             }
 
-            entry = new ScheduledPayload<T>(this, payload, dueTicks, _sequence++);
+            entry = new ScheduledPayload<T>(this, payload, dueTicks, _sequence++) { Admission = _admitted++ };
             if (_count == _heap.Length)
             {
                 Array.Resize(ref _heap, _heap.Length * 2);
@@ -406,6 +517,7 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
         ScheduledPayload<T> entry = _heap[0];
         RemoveAt(0);
         entry.StateCore = ScheduledPayloadState.Delivered;
+        Settle(entry);
         T payload = entry.Payload;
         entry.Payload = default!;
         return payload;
@@ -430,6 +542,56 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
         else
         {
             _heap[last] = null!;
+        }
+
+        if (_count < _heap.Length / 4 && _heap.Length > MinCapacity)
+        {
+            Shrink();
+        }
+    }
+
+    /// <summary>
+    /// Halves the heap array once it is less than a quarter full, so that a burst of payloads does
+    /// not pin its peak memory after they are delivered or cancelled. Halving at a quarter (not at
+    /// a half) leaves room to grow again without resizing back and forth: amortized O(1).
+    /// </summary>
+    private void Shrink()
+    {
+        var smaller = new ScheduledPayload<T>[Math.Max(MinCapacity, _heap.Length / 2)];
+        Array.Copy(_heap, smaller, _count);
+        _heap = smaller;
+    }
+
+    /// <summary>
+    /// Under the lock: a payload left the scheduler (delivered or cancelled). Every join made after it
+    /// was scheduled has one payload fewer to wait for. Joins are in the order they were made, so
+    /// their admission marks only grow: those that counted this payload are a suffix of the list.
+    /// </summary>
+    private void Settle(ScheduledPayload<T> entry)
+    {
+        if (_joiners is not { } joiners)
+        {
+            return;
+        }
+
+        for (int i = joiners.Count - 1; i >= 0; i--)
+        {
+            Joiner joiner = joiners[i];
+            if (joiner.Target <= entry.Admission)
+            {
+                break;
+            }
+
+            if (--joiner.Remaining == 0)
+            {
+                joiners.RemoveAt(i);
+                joiner.Complete();
+            }
+        }
+
+        if (joiners.Count == 0)
+        {
+            _joiners = null;
         }
     }
 
@@ -526,6 +688,56 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
 
         _firstWaiter = _lastWaiter = null;
         return first;
+    }
+
+    /// <summary>One <see cref="JoinAsync"/> waiting: how many of the payloads pending at its call are still pending.</summary>
+    private sealed class Joiner(PayloadScheduler<T> scheduler, long target, int remaining, CancellationToken cancellationToken)
+    {
+        /// <summary>Continuations run on the thread pool, never inside the scheduler's lock.</summary>
+        internal readonly TaskCompletionSource Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The payloads admitted before this mark are the ones waited for.</summary>
+        internal readonly long Target = target;
+
+        /// <summary>Under the lock: how many of them are still pending.</summary>
+        internal int Remaining = remaining;
+
+        /// <summary>Under the lock: completed or cancelled.</summary>
+        internal bool Done;
+
+        /// <summary>Under the lock: the registration on the caller's token, once it exists.</summary>
+        internal CancellationTokenRegistration Registration;
+
+        /// <summary>Under the lock: the wait is over. Unregister does not wait for a running callback, so it is safe under the lock.</summary>
+        internal void Complete()
+        {
+            Done = true;
+            Registration.Unregister();
+            Registration = default;
+            Completion.TrySetResult();
+        }
+
+        internal void OnCancelled()
+        {
+            Interlocked.Increment(ref scheduler.JoinCancellationCallbacks);
+            lock (scheduler.Gate)
+            {
+                if (Done)
+                {
+                    return;
+                }
+
+                Done = true;
+                Registration = default; // it is the one running this callback
+                scheduler._joiners!.Remove(this);
+                if (scheduler._joiners.Count == 0)
+                {
+                    scheduler._joiners = null;
+                }
+            }
+
+            Completion.TrySetCanceled(cancellationToken);
+        }
     }
 
     /// <summary>Payloads handed over under the lock, delivered after it is released.</summary>

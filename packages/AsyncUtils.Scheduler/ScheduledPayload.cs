@@ -44,6 +44,9 @@ public sealed class ScheduledPayload<T>
     internal T Payload;
     internal long DueTicks;
     internal long Sequence;
+
+    /// <summary>The order in which payloads were scheduled (kept when rescheduled, unlike <see cref="Sequence"/>); for joins.</summary>
+    internal long Admission;
     internal int HeapIndex = -1;
     internal ScheduledPayloadState StateCore;
 

@@ -9,7 +9,7 @@ public enum ShutdownCauseKind
     /// <summary>
     /// The program asked from inside: <see cref="SignalHost.RequestShutdown()"/>, or the
     /// cancellation token passed to <see cref="SignalHost.Run"/> or <see cref="SignalHost.RunAsync"/>
-    /// was cancelled (the seed's special exit value, 252, by default).
+    /// was cancelled (exit value 252 by default, the special value of the Python library async-utils).
     /// </summary>
     Requested = 1,
 

@@ -11,8 +11,8 @@ namespace AsyncUtils.SignalService;
 /// until a shutdown signal or an in-app <see cref="RequestShutdown()"/> arrives, then calls every
 /// shutdown callback in order with the <see cref="ShutdownCause"/>, then every join in order,
 /// removes its handlers, and returns a <see cref="SignalHostResult"/> whose
-/// <see cref="SignalHostResult.ExitCode"/> <c>Main</c> returns. This is the seed's
-/// <c>SignalService</c>, named apart from its namespace.
+/// <see cref="SignalHostResult.ExitCode"/> <c>Main</c> returns. This is
+/// <c>SignalService</c> of the Python library async-utils, named apart from its namespace.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -235,7 +235,7 @@ public sealed class SignalHost
     }
 
     /// <summary>
-    /// Adds a shutdown callback (the seed's signal callback). When the shutdown starts, every
+    /// Adds a shutdown callback (the signal callback of the Python library async-utils). When the shutdown starts, every
     /// shutdown callback is called in the order added, each with the <see cref="ShutdownCause"/>
     /// (the signal, or the in-app request and its reason), before any join. Use it to tell work to
     /// stop: cancel a token, complete a channel, stop accepting connections. If it throws, the
@@ -430,8 +430,8 @@ public sealed class SignalHost
     /// <summary>
     /// Starts the same shutdown a signal would, from inside the program, reported as
     /// <see cref="ShutdownCauseKind.Requested"/> with exit code
-    /// <see cref="SignalHostOptions.RequestedExitCode"/> (252, the seed's special exit value, by
-    /// default). Safe from any thread, including a callback; never blocks. Before the run starts
+    /// <see cref="SignalHostOptions.RequestedExitCode"/> (252, the special exit value of the Python
+    /// library async-utils, by default). Safe from any thread, including a callback; never blocks. Before the run starts
     /// it is remembered, and the run shuts down right after its startup jobs.
     /// </summary>
     /// <returns><see langword="true"/> if this call started the shutdown; <see langword="false"/> if a shutdown was already requested or the run has ended.</returns>

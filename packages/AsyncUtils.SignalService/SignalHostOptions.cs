@@ -6,7 +6,7 @@ namespace AsyncUtils.SignalService;
 /// </summary>
 public sealed class SignalHostOptions
 {
-    /// <summary>The exit code of an in-app request that names none: 252, the seed's special exit value.</summary>
+    /// <summary>The exit code of an in-app request that names none: 252, the special exit value of the Python library async-utils.</summary>
     public const int DefaultRequestedExitCode = 252;
 
     /// <summary>

@@ -45,7 +45,23 @@ namespace AsyncUtils.TaskCache;
 /// expired key replaces it, and each completion with a finite time to live removes up to two expired
 /// entries, so no call pays for a large sweep. With <see cref="TimeProvider.System"/> expiry is read
 /// from <see cref="Environment.TickCount64"/>, so an entry may outlive its time to live by the
-/// tick's resolution (a few milliseconds).
+/// tick's resolution (a few milliseconds). An entry that leaves the cache (evicted, invalidated,
+/// replaced, cleared) leaves the expiry bookkeeping at once, so the memory held is bounded by the
+/// entries stored (by <see cref="TaskCacheOptions{TKey, TResult}.MaxSize"/> when set), whatever the
+/// time to live and the insert rate.
+/// </para>
+/// <para>
+/// <b>Recursion.</b> A function that asks for the key it is computing (directly, or through other
+/// keys of this cache) would wait for itself forever. That request instead returns a task faulted
+/// with <see cref="InvalidOperationException"/>, which normally fails the call and frees the key.
+/// The check follows the execution context: it covers everything the function awaits or starts,
+/// and is made only when a caller is about to join a call in flight, never on a hit on a completed
+/// entry.
+/// </para>
+/// <para>
+/// <b>Unobserved failures.</b> The shared task's exception is observed by the cache: if every
+/// caller stopped waiting (with <c>WaitAsync</c>) before the call failed,
+/// <see cref="TaskScheduler.UnobservedTaskException"/> does not fire for it.
 /// </para>
 /// </remarks>
 /// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
@@ -54,7 +70,6 @@ public sealed class TaskCache<TKey, TResult>
     where TKey : notnull
 {
     private const long KeepForever = long.MaxValue;
-    private const int ExpiredPerCompletion = 2;
 
     private readonly EntryMap<TKey, Task<TResult>> _map; // the shared tasks; each one's AsyncState is its entry
     private readonly ConcurrentDictionary<TKey, Task<TResult>>? _dictionary; // _map's, when unbounded
@@ -67,12 +82,7 @@ public sealed class TaskCache<TKey, TResult>
     private readonly TimeSpan _timeout;
     private readonly bool _hasTimeout;
     private readonly CacheCounters? _counters;
-    private readonly PriorityQueue<TaskCacheEntry<TKey, TResult>, long> _expiry = new();
-#if NET9_0_OR_GREATER
-    private readonly Lock _expirySync = new();
-#else
-    private readonly object _expirySync = new();
-#endif
+    private readonly ExpiryQueue<TaskCacheEntry<TKey, TResult>> _expiry = new(); // only entries the map holds
 
     /// <summary>Creates an unbounded cache that keeps results until invalidated and does not cache failures.</summary>
     public TaskCache()
@@ -85,11 +95,17 @@ public sealed class TaskCache<TKey, TResult>
     public TaskCache(TaskCacheOptions<TKey, TResult>? options)
     {
         _clock = new CacheClock(options?.TimeProvider);
-        _map = new EntryMap<TKey, Task<TResult>>(options?.MaxSize, options?.Comparer);
-        _dictionary = _map.Dictionary;
         _timeToLive = ToTicks(options?.TimeToLive);
         _timeToLiveSelector = options?.TimeToLiveSelector;
         _mayExpire = _timeToLive != KeepForever || _timeToLiveSelector is not null;
+
+        // An entry that leaves the map leaves the expiry queue with it, so that the queue never
+        // keeps an evicted or invalidated result reachable. Without expiry nothing is ever queued.
+        _map = new EntryMap<TKey, Task<TResult>>(
+            options?.MaxSize,
+            options?.Comparer,
+            _mayExpire ? task => _expiry.Remove(TaskCacheEntry<TKey, TResult>.Of(task)) : null);
+        _dictionary = _map.Dictionary;
         _evictOnException = options?.EvictOnException ?? true;
         if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
         {
@@ -111,6 +127,9 @@ public sealed class TaskCache<TKey, TResult>
     /// </summary>
     public int Count => _map.Count;
 
+    /// <summary>The entries the expiry queue holds (for the tests: it must never exceed the stored entries).</summary>
+    internal int ExpiryQueueCount => _expiry.Count;
+
     /// <summary>
     /// Returns the task for <paramref name="key"/>: the cached one if it is live or in flight,
     /// otherwise a new one whose call <paramref name="function"/> starts now.
@@ -122,18 +141,23 @@ public sealed class TaskCache<TKey, TResult>
     /// <see cref="GetOrAddAsync{TState}(TKey, Func{TKey, TState, CancellationToken, Task{TResult}}, TState)"/>
     /// to give it state without allocating a closure.
     /// </param>
-    /// <returns>The shared task; every concurrent caller of the key gets this same instance.</returns>
+    /// <returns>
+    /// The shared task; every concurrent caller of the key gets this same instance. It faults with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public Task<TResult> GetOrAddAsync(TKey key, Func<TKey, CancellationToken, Task<TResult>> function)
     {
         ArgumentNullException.ThrowIfNull(function);
         // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
-        // counters. Without expiry every task in the map may be handed out as it is, in flight or
-        // completed (a failed or timed-out call is removed before its task completes). The bounded
-        // hit, counters and everything else go out of line.
+        // counters. Without expiry every task in the map may be handed out as it is (a failed or
+        // timed-out call is removed before its task completes), but joining a call in flight first
+        // checks, out of line, that the caller is not the call's own function asking for its key.
+        // The bounded hit, counters and everything else go out of line.
         if (_fastHits
             && _dictionary!.TryGetValue(key, out Task<TResult>? task)
-            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
+            && (_mayExpire ? IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)) : task.IsCompleted || MayJoin(task)))
         {
             return task;
         }
@@ -150,18 +174,23 @@ public sealed class TaskCache<TKey, TResult>
     /// <param name="key">The key.</param>
     /// <param name="function">Computes the result; it receives the key, <paramref name="state"/> and the shared call's token.</param>
     /// <param name="state">Passed to <paramref name="function"/> when a call starts; not part of the key.</param>
-    /// <returns>The shared task; every concurrent caller of the key gets this same instance.</returns>
+    /// <returns>
+    /// The shared task; every concurrent caller of the key gets this same instance. It faults with
+    /// <see cref="InvalidOperationException"/> when the caller is the function computing this key
+    /// (see Recursion in the class remarks).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="function"/> is <see langword="null"/>.</exception>
     public Task<TResult> GetOrAddAsync<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)
     {
         ArgumentNullException.ThrowIfNull(function);
         // The hit, kept small so that it costs what the dictionary lookup costs: an unbounded map, no
-        // counters. Without expiry every task in the map may be handed out as it is, in flight or
-        // completed (a failed or timed-out call is removed before its task completes). The bounded
-        // hit, counters and everything else go out of line.
+        // counters. Without expiry every task in the map may be handed out as it is (a failed or
+        // timed-out call is removed before its task completes), but joining a call in flight first
+        // checks, out of line, that the caller is not the call's own function asking for its key.
+        // The bounded hit, counters and everything else go out of line.
         if (_fastHits
             && _dictionary!.TryGetValue(key, out Task<TResult>? task)
-            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt))))
+            && (_mayExpire ? IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)) : task.IsCompleted || MayJoin(task)))
         {
             return task;
         }
@@ -191,14 +220,7 @@ public sealed class TaskCache<TKey, TResult>
     /// Forgets every key. Calls in flight are not cancelled; their outcomes reach those already
     /// holding their tasks and are not cached. O(n).
     /// </summary>
-    public void Clear()
-    {
-        _map.Clear();
-        lock (_expirySync)
-        {
-            _expiry.Clear();
-        }
-    }
+    public void Clear() => _map.Clear(); // every entry leaves the expiry queue with the map
 
     /// <summary>
     /// Returns the hit, miss, coalesced and in-flight counters, or <see langword="null"/> unless
@@ -220,8 +242,16 @@ public sealed class TaskCache<TKey, TResult>
         task = null;
         return _counters is null
             && _map.TryGet(key, out task)
-            && (!_mayExpire || IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)));
+            && (_mayExpire ? IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)) : task.IsCompleted || MayJoin(task));
     }
+
+    /// <summary>
+    /// Whether the current flow may join the call in flight behind <paramref name="task"/>: it may
+    /// unless it is computing that very call (the slow path then reports the recursion). Out of
+    /// line, so that a hit on a completed entry does not carry it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool MayJoin(Task<TResult> task) => !CallFrame.IsComputing(TaskCacheEntry<TKey, TResult>.Of(task).Frame);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrAddSlow(TKey key, Func<TKey, CancellationToken, Task<TResult>> function) =>
@@ -242,6 +272,11 @@ public sealed class TaskCache<TKey, TResult>
                 long expiresAt = Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(current).ExpiresAt);
                 if (expiresAt == TaskCacheEntry<TKey, TResult>.Pending)
                 {
+                    if (CallFrame.IsComputing(TaskCacheEntry<TKey, TResult>.Of(current).Frame))
+                    {
+                        return Task.FromException<TResult>(RecursionError(key));
+                    }
+
                     _counters?.Coalesce();
                     return current;
                 }
@@ -277,7 +312,11 @@ public sealed class TaskCache<TKey, TResult>
             token.UnsafeRegister(static e => OnTimeout((TaskCacheEntry<TKey, TResult>)e!), entry);
         }
 
-        Task<TResult>? task;
+        // The function runs marked as computing this call in its flow (and the flows it starts),
+        // but the mark is taken off before control returns to the caller.
+        Task<TResult>? task = null;
+        Exception? thrown = null;
+        CallFrame? callers = entry.Frame.Enter();
         try
         {
             task = function(entry.Key, state, token);
@@ -286,7 +325,16 @@ public sealed class TaskCache<TKey, TResult>
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Complete(entry, null, ex);
+            thrown = ex;
+        }
+        finally
+        {
+            CallFrame.Exit(callers);
+        }
+
+        if (thrown is not null)
+        {
+            Complete(entry, null, thrown);
             return;
         }
 
@@ -384,7 +432,15 @@ public sealed class TaskCache<TKey, TResult>
         {
             entry.Completion.TrySetException(thrown!);
         }
+
+        // Observed here: every caller that awaits the shared task still gets the exception, but one
+        // that nobody awaits any more (they all stopped waiting) must not reach
+        // TaskScheduler.UnobservedTaskException.
+        _ = entry.Task.Exception;
     }
+
+    private static InvalidOperationException RecursionError(TKey key) =>
+        new($"The cached function for key '{key}' asked for its own key while computing it (directly or through other keys): it would wait for itself forever. Compute the value without asking the cache for the key being computed.");
 
     private static CancellationToken CancellationTokenOf(Task<TResult> canceled)
     {
@@ -411,6 +467,7 @@ public sealed class TaskCache<TKey, TResult>
         TaskCache<TKey, TResult> cache = entry.Owner;
         cache.Publish(entry, TaskCacheEntry<TKey, TResult>.Dead); // frees the key before anyone learns of the timeout
         entry.Completion.TrySetException(new TimeoutException($"The cached call did not complete within {cache._timeout}."));
+        _ = entry.Task.Exception; // observed: see Fail
     }
 
     /// <summary>Makes a completed entry visible with its expiry, or removes it when it must not be kept.</summary>
@@ -429,30 +486,8 @@ public sealed class TaskCache<TKey, TResult>
 
     private void TrackExpiry(TaskCacheEntry<TKey, TResult> entry, long expiresAt)
     {
-        TaskCacheEntry<TKey, TResult>? first = null;
-        TaskCacheEntry<TKey, TResult>? second = null;
-        long now = _clock.Now();
-        lock (_expirySync)
-        {
-            _expiry.Enqueue(entry, expiresAt);
-            for (int i = 0; i < ExpiredPerCompletion; i++)
-            {
-                if (!_expiry.TryPeek(out TaskCacheEntry<TKey, TResult>? oldest, out long at) || at > now)
-                {
-                    break;
-                }
-
-                _expiry.Dequeue();
-                if (i == 0)
-                {
-                    first = oldest;
-                }
-                else
-                {
-                    second = oldest;
-                }
-            }
-        }
+        // Not queued if the entry already left the map (evicted or invalidated while its call ran).
+        _expiry.Add(entry, expiresAt, _clock.Now(), out TaskCacheEntry<TKey, TResult>? first, out TaskCacheEntry<TKey, TResult>? second);
 
         // Removal is conditional: an entry already replaced, invalidated or evicted is left alone.
         if (first is not null)

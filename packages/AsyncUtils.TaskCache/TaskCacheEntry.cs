@@ -7,7 +7,7 @@ namespace AsyncUtils.TaskCache;
 /// and replace it. The task's continuations always run asynchronously, so completing it never runs a
 /// caller's code on our thread.
 /// </summary>
-internal sealed class TaskCacheEntry<TKey, TResult>
+internal sealed class TaskCacheEntry<TKey, TResult> : IExpiryQueued
     where TKey : notnull
 {
     /// <summary><see cref="ExpiresAt"/> while the call runs.</summary>
@@ -35,6 +35,12 @@ internal sealed class TaskCacheEntry<TKey, TResult>
     internal Task<TResult>? Source;
 
     internal CancellationTokenSource? TimeoutSource;
+
+    /// <summary>Marks the flows that compute this call, so that a function asking for its own key is caught.</summary>
+    internal readonly CallFrame Frame = new();
+
+    /// <inheritdoc/>
+    public int QueueIndex { get; set; } = ExpiryQueue<TaskCacheEntry<TKey, TResult>>.NotQueued;
 
     internal TaskCacheEntry(TaskCache<TKey, TResult> owner, TKey key)
     {

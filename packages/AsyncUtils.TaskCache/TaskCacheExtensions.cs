@@ -2,7 +2,7 @@ namespace AsyncUtils.TaskCache;
 
 /// <summary>
 /// Turns an async function of 0 to 4 arguments into a cached function with the same parameters
-/// (the seed's <c>@taskcache</c> decorator), backed by a <see cref="TaskCache{TKey, TResult}"/>
+/// (the <c>@taskcache</c> decorator of the Python library async-utils), backed by a <see cref="TaskCache{TKey, TResult}"/>
 /// that keeps its options, invalidation and counters.
 /// </summary>
 /// <remarks>

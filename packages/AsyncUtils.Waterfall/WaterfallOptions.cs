@@ -47,7 +47,9 @@ public sealed class WaterfallOptions
     /// <summary>
     /// The most callbacks running at once, or <see langword="null"/> (the default) for no cap.
     /// Batches beyond the cap wait, in order, for a running callback to finish. With a cap of 1,
-    /// batches are delivered one at a time in the order they were formed.
+    /// batches are delivered one at a time in the order they were formed; with a higher cap, or
+    /// none, a later batch can reach the callback before an earlier one unless
+    /// <see cref="OrderedDelivery"/> is set.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
     public int? MaxConcurrentBatches
@@ -63,6 +65,24 @@ public sealed class WaterfallOptions
             _maxConcurrentBatches = value;
         }
     }
+
+    /// <summary>
+    /// Whether the callback is called for the batches in the order they were formed, even when
+    /// several may run at once. Default <see langword="false"/>: batches are handed over in no
+    /// particular order (a later batch can reach the callback before an earlier one).
+    /// </summary>
+    /// <remarks>
+    /// With <see langword="true"/>, the callback for a batch is called only after the call for
+    /// the batch before it has returned its task (its synchronous part has run, up to its first
+    /// incomplete <see langword="await"/>); up to <see cref="MaxConcurrentBatches"/> of the returned
+    /// tasks still run at once, and they may finish in any order. So work the callback begins
+    /// synchronously (taking a sequence number, writing to a channel, sending a request on an
+    /// ordered connection) begins in batch order. Callbacks are called one after another from one
+    /// thread-pool thread at a time, so a callback that blocks before its first
+    /// <see langword="await"/> holds back the ones after it. With a cap of 1 the batches run one at a
+    /// time in order either way.
+    /// </remarks>
+    public bool OrderedDelivery { get; set; }
 
     /// <summary>
     /// How long stopping may take before the callbacks' <see cref="CancellationToken"/> is

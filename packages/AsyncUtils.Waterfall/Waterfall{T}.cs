@@ -14,10 +14,16 @@ namespace AsyncUtils.Waterfall;
 /// <para>
 /// <b>Delivery.</b> Every item put while the waterfall was running is handed to the callback exactly
 /// once, in a batch of 1 to <see cref="WaterfallOptions.MaxBatchSize"/> items; the callback is never
-/// given an empty batch. Items keep the order in which <see cref="Put"/> calls took effect, within a
-/// batch and across batches (batches are formed and queued in order; with
-/// <see cref="WaterfallOptions.MaxConcurrentBatches"/> of 1 they also run in order). Each batch is a
-/// new list that the callback may keep.
+/// given an empty batch. Items keep the order in which <see cref="Put"/> calls took effect within a
+/// batch, and batches are formed and queued in that order too. Each batch is a new list that the
+/// callback may keep.
+/// </para>
+/// <para>
+/// <b>Order of delivery.</b> By default, batches reach the callback in <i>no particular order</i>:
+/// with more than one callback allowed at once (the default), a later batch can be handed over
+/// before an earlier one. For batches in order, set <see cref="WaterfallOptions.MaxConcurrentBatches"/>
+/// to 1 (one callback at a time, in order), or <see cref="WaterfallOptions.OrderedDelivery"/> (the
+/// callback is called for each batch in order, and up to the cap of them still run at once).
 /// </para>
 /// <para>
 /// <b>Concurrency.</b> Callbacks run on the thread pool, never on the thread that called
@@ -27,11 +33,14 @@ namespace AsyncUtils.Waterfall;
 /// the common case: it claims a slot in the batch being collected with one atomic increment.
 /// Once per batch (its first item and the item that fills it) it takes a short lock, and it
 /// allocates only the next batch's storage. If callbacks are slower than producers, waiting
-/// batches accumulate in memory (there is no backpressure, as in the seed).
+/// batches accumulate in memory (there is no backpressure, as in the Python library async-utils).
 /// </para>
 /// <para>
 /// <b>Failures.</b> A callback that throws is reported through <see cref="CallbackFailed"/> and
-/// counted; its items count as handled, and the waterfall goes on with the next batch.
+/// counted; its items count as handled, and the waterfall goes on with the next batch. Observers
+/// cannot break it: an exception thrown by a <see cref="CallbackFailed"/> handler or by a
+/// <see cref="System.Diagnostics.Metrics.MeterListener"/> callback is ignored, and the batch is
+/// delivered and counted as usual.
 /// </para>
 /// <para>
 /// <b>Idle costs nothing.</b> The timer is armed only while a batch holds items (once per batch,
@@ -74,6 +83,11 @@ public sealed class Waterfall<T> : IAsyncDisposable
     private readonly CancellationTokenSource _callbackCancellation = new();
     private readonly Queue<ReadyBatch> _ready = new();
     private readonly WorkerStarter _workerStarter;
+    private readonly bool _orderedDelivery;
+
+    // Set in the execution context of the callbacks (and of whatever they await or start), so
+    // that StopAsync can tell it is being called from inside one of them.
+    private readonly AsyncLocal<CallbackScope?> _inCallback = new();
 
     // The segment accepting items, or null when none does (before Start, after Stop, and after a
     // time flush until the next Put). Invariant: it is never a dispatched segment.
@@ -84,6 +98,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
     private bool _disposed;
     private ITimer? _timer;
     private int _running;
+    private bool _dispatching; // ordered delivery: a dispatcher is handing out batches
     private Task? _stopTask;
     private TaskCompletionSource? _stopCompletion;
     private ITimer? _finalizeTimer;
@@ -117,6 +132,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
         _finalizeTimeout = options.FinalizeTimeout;
         _timeProvider = options.TimeProvider ?? TimeProvider.System;
         _name = options.Name;
+        _orderedDelivery = options.OrderedDelivery;
         _workerStarter = new WorkerStarter(this);
     }
 
@@ -199,12 +215,20 @@ public sealed class Waterfall<T> : IAsyncDisposable
     /// the task still waits for the callbacks to return. Calling it again returns the same task;
     /// calling it before <see cref="Start"/> stops a waterfall that never ran.
     /// </summary>
+    /// <remarks>
+    /// Called from inside one of this waterfall's callbacks (or from code that a running callback
+    /// awaits or started), the stop cannot complete until that callback returns, so awaiting it
+    /// there would wait forever. The stop still begins, but the returned task fails at once with
+    /// <see cref="InvalidOperationException"/>. To stop from a callback, begin the stop without
+    /// awaiting it, and await it from outside the callbacks.
+    /// </remarks>
     /// <param name="cancellationToken">
     /// Abandons this caller's wait only: the stop and the deliveries go on (cancel work through
     /// <see cref="WaterfallOptions.FinalizeTimeout"/> instead).
     /// </param>
     /// <returns>A task that completes when every item has been handled. It does not fail because a callback did.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the stop completed.</exception>
+    /// <exception cref="InvalidOperationException">(In the task.) Called from inside a running callback of this waterfall, where the stop could never complete.</exception>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
         bool startWorker = false;
@@ -230,7 +254,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
                         startWorker = RotateLocked(segment, WaterfallFlushReason.Stop);
                     }
 
-                    if (_running == 0)
+                    if (_running == 0 && !_dispatching)
                     {
                         _state = Stopped;
                         _stopTask = Task.CompletedTask;
@@ -269,11 +293,18 @@ public sealed class Waterfall<T> : IAsyncDisposable
             StartWorker();
         }
 
+        if (!stopTask.IsCompleted && _inCallback.Value is { } scope && Volatile.Read(ref scope.Active) > 0)
+        {
+            return Task.FromException(new InvalidOperationException(
+                "StopAsync was awaited from inside one of this waterfall's callbacks; the stop waits for that callback to return, so it would never complete. The stop has begun: return from the callback, and await StopAsync from outside the callbacks."));
+        }
+
         return cancellationToken.CanBeCanceled && !stopTask.IsCompleted ? stopTask.WaitAsync(cancellationToken) : stopTask;
     }
 
     /// <summary>Stops the waterfall (see <see cref="StopAsync"/>) and waits until every item has been handled.</summary>
     /// <returns>A task that completes once the stop has.</returns>
+    /// <exception cref="InvalidOperationException">Called from inside a running callback of this waterfall (see <see cref="StopAsync"/>).</exception>
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
@@ -474,6 +505,18 @@ public sealed class Waterfall<T> : IAsyncDisposable
                 break;
         }
 
+        if (_orderedDelivery)
+        {
+            // One dispatcher at a time calls the callback, in queue order.
+            if (_dispatching || _running >= _maxConcurrentBatches)
+            {
+                return false;
+            }
+
+            _dispatching = true;
+            return true;
+        }
+
         if (_running >= _maxConcurrentBatches)
         {
             return false;
@@ -487,10 +530,13 @@ public sealed class Waterfall<T> : IAsyncDisposable
 
     /// <summary>
     /// Runs batches until none is waiting. Each worker holds one of the
-    /// <see cref="WaterfallOptions.MaxConcurrentBatches"/> slots for its whole run.
+    /// <see cref="WaterfallOptions.MaxConcurrentBatches"/> slots for its whole run. Two workers
+    /// may call the callback in either order, whatever the order they dequeued in.
     /// </summary>
     private async Task RunWorkerAsync()
     {
+        var scope = new CallbackScope();
+        _inCallback.Value = scope; // undone when this async method returns
         bool ranOne = false;
         bool failed = false;
         while (true)
@@ -533,18 +579,171 @@ public sealed class Waterfall<T> : IAsyncDisposable
             failed = false;
             T[] items = batch.TakeItems(_maxBatchSize);
             RecordDispatch(batch.Reason, items.Length);
+            Exception? failure = null;
+            Volatile.Write(ref scope.Active, 1);
             try
             {
                 await _callback(items, _callbackCancellation.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
+                failure = ex;
+            }
+
+            Volatile.Write(ref scope.Active, 0);
+            if (failure is not null)
+            {
                 failed = true;
-                ReportFailure(items, batch.Reason, ex);
+                ReportFailure(items, batch.Reason, failure);
             }
         }
     }
 
+    /// <summary>
+    /// Ordered delivery: calls the callback for each waiting batch in queue order, one call at a
+    /// time (the next call begins once the previous one has returned its task), while up to
+    /// <see cref="WaterfallOptions.MaxConcurrentBatches"/> of the returned tasks run at once.
+    /// Stops when no batch waits or the cap is reached; a batch that finishes starts it again.
+    /// </summary>
+    private void RunDispatcher()
+    {
+        var scope = new CallbackScope();
+        _inCallback.Value = scope;
+        try
+        {
+            while (true)
+            {
+                ReadyBatch batch;
+                TaskCompletionSource? stopCompletion = null;
+                ITimer? finalizeTimer = null;
+                lock (_gate)
+                {
+                    if (_running >= _maxConcurrentBatches || !_ready.TryDequeue(out batch))
+                    {
+                        _dispatching = false;
+                        if (_state == Stopping && _running == 0)
+                        {
+                            _state = Stopped;
+                            stopCompletion = _stopCompletion;
+                            finalizeTimer = _finalizeTimer;
+                            _finalizeTimer = null;
+                        }
+
+                        batch = default;
+                    }
+                    else
+                    {
+                        _running++;
+                    }
+                }
+
+                if (batch.Segment is null)
+                {
+                    finalizeTimer?.Dispose();
+                    stopCompletion?.TrySetResult();
+                    return;
+                }
+
+                T[] items = batch.TakeItems(_maxBatchSize);
+                RecordDispatch(batch.Reason, items.Length);
+                Interlocked.Increment(ref scope.Active);
+                ValueTask pending;
+                try
+                {
+                    pending = _callback(items, _callbackCancellation.Token);
+                }
+                catch (Exception ex)
+                {
+                    pending = ValueTask.FromException(ex);
+                }
+
+                if (pending.IsCompleted)
+                {
+                    Exception? failure = null;
+                    try
+                    {
+                        pending.GetAwaiter().GetResult();
+                    }
+                    catch (Exception ex)
+                    {
+                        failure = ex;
+                    }
+
+                    FinishOrderedBatch(items, batch.Reason, failure, scope);
+                }
+                else
+                {
+                    _ = AwaitOrderedBatchAsync(pending, items, batch.Reason, scope);
+                }
+            }
+        }
+        finally
+        {
+            _inCallback.Value = null; // a thread-pool thread keeps no trace of the scope
+        }
+    }
+
+    private async Task AwaitOrderedBatchAsync(ValueTask pending, T[] items, WaterfallFlushReason reason, CallbackScope scope)
+    {
+        Exception? failure = null;
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        FinishOrderedBatch(items, reason, failure, scope);
+    }
+
+    /// <summary>Ordered delivery: a batch's callback has finished; frees its slot and restarts the dispatcher if batches wait.</summary>
+    private void FinishOrderedBatch(T[] items, WaterfallFlushReason reason, Exception? failure, CallbackScope scope)
+    {
+        Interlocked.Decrement(ref scope.Active);
+        if (failure is not null)
+        {
+            ReportFailure(items, reason, failure);
+        }
+
+        bool startDispatcher = false;
+        TaskCompletionSource? stopCompletion = null;
+        ITimer? finalizeTimer = null;
+        lock (_gate)
+        {
+            _batchesCompleted++;
+            if (failure is not null)
+            {
+                _batchesFailed++;
+            }
+
+            _running--;
+            if (!_dispatching && _ready.Count > 0)
+            {
+                _dispatching = startDispatcher = true;
+            }
+            else if (_state == Stopping && _running == 0 && !_dispatching)
+            {
+                _state = Stopped;
+                stopCompletion = _stopCompletion;
+                finalizeTimer = _finalizeTimer;
+                _finalizeTimer = null;
+            }
+        }
+
+        finalizeTimer?.Dispose();
+        stopCompletion?.TrySetResult();
+        if (startDispatcher)
+        {
+            StartWorker();
+        }
+    }
+
+    /// <summary>
+    /// Records a dispatched batch. A <see cref="System.Diagnostics.Metrics.MeterListener"/> runs its
+    /// callbacks inline, and one that throws must not lose the batch or its slot: ignored.
+    /// </summary>
     private void RecordDispatch(WaterfallFlushReason flushReason, int size)
     {
         if (!WaterfallMetrics.Batches.Enabled && !WaterfallMetrics.BatchSize.Enabled)
@@ -553,16 +752,24 @@ public sealed class Waterfall<T> : IAsyncDisposable
         }
 
         var reason = new KeyValuePair<string, object?>(WaterfallMetrics.ReasonTag, WaterfallMetrics.ReasonName(flushReason));
-        if (_name is null)
+        try
         {
-            WaterfallMetrics.Batches.Add(1, reason);
-            WaterfallMetrics.BatchSize.Record(size, reason);
+            if (_name is null)
+            {
+                WaterfallMetrics.Batches.Add(1, reason);
+                WaterfallMetrics.BatchSize.Record(size, reason);
+            }
+            else
+            {
+                var name = new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name);
+                WaterfallMetrics.Batches.Add(1, reason, name);
+                WaterfallMetrics.BatchSize.Record(size, reason, name);
+            }
         }
-        else
+#pragma warning disable CA1031 // An observer must not break delivery; documented on the class.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            var name = new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name);
-            WaterfallMetrics.Batches.Add(1, reason, name);
-            WaterfallMetrics.BatchSize.Record(size, reason, name);
         }
     }
 
@@ -570,13 +777,21 @@ public sealed class Waterfall<T> : IAsyncDisposable
     {
         if (WaterfallMetrics.Failures.Enabled)
         {
-            if (_name is null)
+            try
             {
-                WaterfallMetrics.Failures.Add(1);
+                if (_name is null)
+                {
+                    WaterfallMetrics.Failures.Add(1);
+                }
+                else
+                {
+                    WaterfallMetrics.Failures.Add(1, new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name));
+                }
             }
-            else
+#pragma warning disable CA1031 // An observer must not break delivery; documented on the class.
+            catch (Exception)
+#pragma warning restore CA1031
             {
-                WaterfallMetrics.Failures.Add(1, new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name));
             }
         }
 
@@ -656,6 +871,25 @@ public sealed class Waterfall<T> : IAsyncDisposable
     /// <summary>One reusable thread-pool work item per waterfall, so that starting a worker allocates nothing.</summary>
     private sealed class WorkerStarter(Waterfall<T> owner) : IThreadPoolWorkItem
     {
-        public void Execute() => _ = owner.RunWorkerAsync();
+        public void Execute()
+        {
+            if (owner._orderedDelivery)
+            {
+                owner.RunDispatcher();
+            }
+            else
+            {
+                _ = owner.RunWorkerAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Marks the execution context of one worker's (or dispatcher's) callbacks; <see cref="Active"/>
+    /// counts its callbacks that have not finished yet.
+    /// </summary>
+    private sealed class CallbackScope
+    {
+        public int Active;
     }
 }

@@ -4,7 +4,8 @@ using AsyncUtils.SignalService;
 using AsyncUtils.Waterfall;
 using Microsoft.Data.Sqlite;
 
-// A batch writer, the job the seed's waterfall was written for: producers put records one at a
+// A batch writer, the job the waterfall of the Python library async-utils
+// (https://github.com/mikeshardmind/async-utils) was written for: producers put records one at a
 // time, and the database receives them in batches, one transaction per batch. Ctrl+C, SIGTERM or
 // the --seconds timer all take the same path: stop the producers, flush every queued record,
 // close the database, then check that every record put is a row.

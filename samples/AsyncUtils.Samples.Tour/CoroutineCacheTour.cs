@@ -76,7 +76,7 @@ internal static class CoroutineCacheTour
         await Task.WhenAny(bobWaits);
         Console.WriteLine($"  Bob gave up too: nobody is waiting, so the report itself was cancelled (cancelled: {sharedToken.IsCancellationRequested}).");
 
-        // The seed's decorator: a cached function with the same signature, keyed by a selector.
+        // The decorator of the Python library async-utils: a cached function with the same signature, keyed by a selector.
         var byCity = new CoroutineCache<string, string>();
         Func<string, string, CancellationToken, ValueTask<string>> forecast = byCity.Wrap(
             static (string apiKey, string city, CancellationToken _) => ValueTask.FromResult($"forecast for {city}"),

@@ -43,7 +43,7 @@ internal static class RateLimiterTour
         {
             await using (await limiter.EnterAsync())
             {
-                Console.WriteLine($"  {Now()} the waiter got its permit (await using around the block, as in the seed).");
+                Console.WriteLine($"  {Now()} the waiter got its permit (await using around the block, as async with in the Python library async-utils).");
             }
         });
         while (limiter.GetStatistics()!.CurrentQueuedCount == 0)

@@ -60,7 +60,7 @@ internal static class TaskCacheTour
 
         Console.WriteLine($"  and the key is free at once: the next caller gets {await slow.GetOrAddAsync("SKU-3", static (_, _) => Task.FromResult(1.25m))}.");
 
-        // The seed's decorator: a cached function of two arguments, keyed by both, in order.
+        // The decorator of the Python library async-utils: a cached function of two arguments, keyed by both, in order.
         var rates = new TaskCache<(string From, string To), decimal>();
         Func<string, string, Task<decimal>> rate = rates.Wrap(static (string from, string to, CancellationToken _) =>
             Task.FromResult(from == to ? 1m : 1.08m));

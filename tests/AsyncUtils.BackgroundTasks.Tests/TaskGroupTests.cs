@@ -156,6 +156,56 @@ public sealed class TaskGroupTests
     }
 
     [Test]
+    public async Task A_cancellation_the_group_did_not_cause_is_a_failure_whether_thrown_before_or_after_the_first_await()
+    {
+        var group = new TaskGroup();
+        var afterAwait = new TaskCanceledException("timeout after await", new TimeoutException());
+        var afterAwaitWithResult = new OperationCanceledException("foreign token after await", new CancellationToken(canceled: true));
+        var beforeAwait = new TaskCanceledException("timeout before await", new TimeoutException());
+        group.Start(async _ => { await Task.Yield(); throw afterAwait; });
+        Task<int> withResult = group.Start<int>(async _ => { await Task.Yield(); throw afterAwaitWithResult; });
+        group.Start(_ => throw beforeAwait);
+        group.Add(Task.FromCanceled(new CancellationToken(canceled: true)));
+
+        var ex = await Assert.ThrowsAsync<AggregateException>(async () => await group.DisposeAsync().AsTask().WaitAsync(Bound));
+        Assert.That(ex!.InnerExceptions, Has.Count.EqualTo(4));
+        Assert.That(ex.InnerExceptions, Does.Contain(afterAwait).And.Contain(afterAwaitWithResult).And.Contain(beforeAwait), "the work's own exceptions are kept");
+        Assert.That(ex.InnerExceptions, Has.All.InstanceOf<OperationCanceledException>());
+        Assert.That(group.Faults, Is.EquivalentTo(ex.InnerExceptions));
+        Assert.That(withResult.IsCanceled, Is.True, "the caller's task is the work's own task");
+    }
+
+    [Test]
+    public async Task A_foreign_cancellation_after_the_first_await_cancels_the_siblings_in_fail_fast_mode()
+    {
+        var group = new TaskGroup(new TaskGroupOptions { FailFast = true });
+        Task<int> sibling = group.Start(async ct => { await Task.Delay(Timeout.Infinite, ct); return 0; });
+        group.Start(async _ => { await Task.Yield(); throw new TaskCanceledException("timeout"); });
+        var ex = await Assert.ThrowsAsync<AggregateException>(async () => await group.DisposeAsync().AsTask().WaitAsync(Bound));
+        Assert.That(ex!.InnerExceptions.Single().Message, Is.EqualTo("timeout"));
+        Assert.That(sibling.IsCanceled, Is.True);
+    }
+
+    [Test]
+    public async Task The_groups_own_cancellation_is_not_a_failure_whether_thrown_before_or_after_the_first_await()
+    {
+        var group = new TaskGroup();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        group.Start(async ct => { await release.Task; ct.ThrowIfCancellationRequested(); });
+        group.Start(async ct =>
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            await Task.Delay(Timeout.Infinite, linked.Token); // ends with the linked token, which the group's cancelled
+        });
+        group.Cancel();
+        group.Start(ct => { ct.ThrowIfCancellationRequested(); return Task.CompletedTask; });
+        group.Start(_ => throw new OperationCanceledException("thrown while the group is cancelled"));
+        release.SetResult();
+        await group.DisposeAsync().AsTask().WaitAsync(Bound);
+        Assert.That(group.Faults, Is.Empty);
+    }
+
+    [Test]
     public async Task Failures_are_observed_so_no_unobserved_task_exception_is_raised()
     {
         int unobserved = 0;

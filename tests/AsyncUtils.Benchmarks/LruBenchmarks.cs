@@ -55,6 +55,17 @@ public class LruBenchmarks : IDisposable
         }
 
         _next = Capacity;
+
+        // The Hit rows must hit: a cache that dropped part of the working set on the way in would
+        // measure misses under a hit's name.
+        foreach (int k in _keys)
+        {
+            if (!_ours.TryGetValue(k, out _) || !_oursTtl.TryGetValue(k, out _) || !_bitfaster.TryGet(k, out _)
+                || !_bitfasterTtl.TryGet(k, out _) || !_memoryCache.TryGetValue(k, out _) || !_locked.TryGetValue(k, out _))
+            {
+                throw new InvalidOperationException($"Key {k} of the working set is not cached after setup.");
+            }
+        }
     }
 
     [GlobalCleanup]

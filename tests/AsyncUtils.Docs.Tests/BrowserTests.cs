@@ -14,6 +14,8 @@ public sealed class BrowserTests
             .SetName("Landing_page_renders_with_its_install_commands");
         yield return new TestCaseData("packages/Lru.html", "AsyncUtils.Lru", "var cache = new LruCache<string, string>(capacity: 2);", "package-lru")
             .SetName("Package_page_renders_with_its_compiled_sample");
+        yield return new TestCaseData("packages/RateLimiter.html", "AsyncUtils.RateLimiter", "using var limiter = new SlidingLogRateLimiter(", "package-ratelimiter")
+            .SetName("Package_page_with_long_code_lines_renders_them_wrapped");
         yield return new TestCaseData("api/AsyncUtils.Lru.LruCache-2.html", "Class LruCache<TKey, TValue>", "public sealed class LruCache<TKey, TValue>", "api-lrucache")
             .SetName("API_page_renders_with_its_declaration");
     }

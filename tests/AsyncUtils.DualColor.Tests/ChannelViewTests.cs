@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace AsyncUtils.DualColor.Tests;
@@ -181,5 +182,46 @@ public sealed class ChannelViewTests
 
             writer.Complete();
         }
+    }
+
+#pragma warning disable CA2012 // The test drives a ValueTask's awaiter by hand, as a misusing caller would.
+    [Test]
+    public async Task A_second_continuation_on_a_waiting_read_throws_InvalidOperationException_and_leaves_the_first_intact()
+    {
+        // Found by the ported dotnet/runtime test ReadAsync_MultipleContinuations_Throws: under a
+        // SynchronizationContext, a second UnsafeOnCompleted threw InvalidCastException, and a
+        // second OnCompleted overwrote the first continuation's captured ExecutionContext before
+        // it was refused. A channel refuses the second continuation with InvalidOperationException.
+        var q = new DualQueue<int>();
+        ValueTask<int> read = q.Reader.ReadAsync();
+        SynchronizationContext? previous = SynchronizationContext.Current;
+        var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var flowed = new AsyncLocal<int>();
+        try
+        {
+            SynchronizationContext.SetSynchronizationContext(new PostingContext());
+            flowed.Value = 1;
+            ValueTaskAwaiter<int> awaiter = read.GetAwaiter();
+            awaiter.OnCompleted(() => ran.TrySetResult(flowed.Value));
+            flowed.Value = 2;
+            Assert.Throws<InvalidOperationException>(() => awaiter.UnsafeOnCompleted(() => ran.TrySetResult(-1)));
+            Assert.Throws<InvalidOperationException>(() => awaiter.OnCompleted(() => ran.TrySetResult(-2)));
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+            flowed.Value = 0;
+        }
+
+        q.Put(5);
+        Assert.That(await ran.Task.Bounded(), Is.EqualTo(1), "the first continuation ran, with its own ExecutionContext");
+        Assert.That(read.GetAwaiter().GetResult(), Is.EqualTo(5));
+    }
+
+#pragma warning restore CA2012
+
+    private sealed class PostingContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) => ThreadPool.QueueUserWorkItem(_ => d(state));
     }
 }

@@ -52,6 +52,10 @@ public sealed class LinearizabilityTests
                     _ => "Count",
                     (a, k) => a.Log[k] = "count " + a.Count,
                     (m, k) => m.Log[k] = "count " + m.Count),
+                Gen.Long.Operation<Actual, Model>(
+                    _ => "Reader.TryPeek()",
+                    (a, k) => a.Log[k] = a.TryPeek(out int v) ? "peek " + v.ToString(CultureInfo.InvariantCulture) : "peek none",
+                    (m, k) => m.Log[k] = m.TryPeek(out int v) ? "peek " + v.ToString(CultureInfo.InvariantCulture) : "peek none"),
                 equal: (a, m) => a.Matches(m),
                 printActual: a => a.ToString(),
                 printModel: m => m.ToString(),
@@ -172,6 +176,8 @@ public sealed class LinearizabilityTests
             return _lifo is not null ? _lifo.TryTake(out v) : _priority!.TryTake(out v);
         }
 
+        public bool TryPeek(out int v) => (_fifo?.Reader ?? _lifo?.Reader ?? _priority!.Reader).TryPeek(out v);
+
         public bool TryTakeZeroTimeout(out int v)
         {
             if (_fifo is not null)
@@ -262,22 +268,33 @@ public sealed class LinearizabilityTests
 
         public bool TryTake(out int v)
         {
+            if (!TryPeek(out v))
+            {
+                return false;
+            }
+
+            _items.RemoveAt(NextIndex());
+            return true;
+        }
+
+        public bool TryPeek(out int v)
+        {
             if (_items.Count == 0)
             {
                 v = 0;
                 return false;
             }
 
-            int index = kind switch
-            {
-                Kind.Fifo => 0,
-                Kind.Lifo => _items.Count - 1,
-                _ => _items.IndexOf(_items.MinBy(PriorityOf)), // the first of the smallest priority
-            };
-            v = _items[index];
-            _items.RemoveAt(index);
+            v = _items[NextIndex()];
             return true;
         }
+
+        private int NextIndex() => kind switch
+        {
+            Kind.Fifo => 0,
+            Kind.Lifo => _items.Count - 1,
+            _ => _items.IndexOf(_items.MinBy(PriorityOf)), // the first of the smallest priority
+        };
 
         public bool TryComplete()
         {

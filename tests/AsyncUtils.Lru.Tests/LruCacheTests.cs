@@ -218,6 +218,56 @@ public sealed class LruCacheTests
     }
 
     [Test]
+    public void A_factory_value_that_loses_the_GetOrAdd_race_is_reported_as_Discarded()
+    {
+        // The factory runs outside the lock; here it stores the key itself, as a racing caller would.
+        var removals = new List<(string, string, CacheRemovalReason)>();
+        LruCache<string, string> cache = null!;
+        cache = new LruCache<string, string>(4, new LruCacheOptions<string, string>
+        {
+            OnRemoved = (k, v, r) => removals.Add((k, v, r)),
+        });
+
+        string result = cache.GetOrAdd("k", k =>
+        {
+            cache[k] = "winner";
+            return "loser";
+        });
+        string withArgument = cache.GetOrAdd("j", (k, suffix) =>
+        {
+            cache[k] = "winner" + suffix;
+            return "loser" + suffix;
+        }, "2");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result, Is.EqualTo("winner"));
+            Assert.That(withArgument, Is.EqualTo("winner2"));
+            Assert.That(removals, Is.EqualTo(new[]
+            {
+                ("k", "loser", CacheRemovalReason.Discarded),
+                ("j", "loser2", CacheRemovalReason.Discarded),
+            }));
+            Assert.That(cache.Count, Is.EqualTo(2));
+            Assert.That(cache["k"], Is.EqualTo("winner"));
+        });
+    }
+
+    [Test]
+    public void A_value_passed_to_GetOrAdd_that_is_not_stored_is_not_reported_because_the_caller_still_holds_it()
+    {
+        var removals = new List<(int, string, CacheRemovalReason)>();
+        var cache = new LruCache<int, string>(4, new LruCacheOptions<int, string> { OnRemoved = (k, v, r) => removals.Add((k, v, r)) });
+        cache[1] = "stored";
+
+        string offered = "offered";
+        string result = cache.GetOrAdd(1, offered);
+
+        Assert.That(result, Is.SameAs("stored"), "the result tells the caller its value was not stored");
+        Assert.That(removals, Is.Empty);
+    }
+
+    [Test]
     public void A_removal_callback_may_call_back_into_the_cache()
     {
         LruCache<int, int>? cache = null;

@@ -150,6 +150,56 @@ public sealed class TtlLruCacheTests
     }
 
     [Test]
+    public void A_write_whose_key_hash_throws_still_reports_the_expired_entries_it_removed_and_leaves_the_cache_usable()
+    {
+        var removals = new List<(int, int, CacheRemovalReason)>();
+        var cache = new TtlLruCache<HashKey, int>(4, Ttl, _time, new LruCacheOptions<HashKey, int>
+        {
+            OnRemoved = (k, v, r) => removals.Add((k.Id, v, r)),
+        });
+        cache[new HashKey(1)] = 1;
+        cache[new HashKey(2)] = 2;
+        _time.Advance(Ttl);
+
+        // The write first takes out the two expired entries, then hashes its key, which throws.
+        Assert.Throws<InvalidOperationException>(() => cache[new HashKey(3, throws: true)] = 3);
+
+        Assert.That(removals, Is.EqualTo(new[] { (1, 1, CacheRemovalReason.Expired), (2, 2, CacheRemovalReason.Expired) }));
+        Assert.That(cache.Count, Is.Zero);
+        cache[new HashKey(4)] = 4;
+        Assert.That(cache.TryGetValue(new HashKey(4), out int four) ? four : -1, Is.EqualTo(4));
+        Assert.That(cache.Count, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void When_a_failing_write_and_its_removal_callback_both_throw_both_exceptions_surface()
+    {
+        var cache = new TtlLruCache<HashKey, int>(4, Ttl, _time, new LruCacheOptions<HashKey, int>
+        {
+            OnRemoved = (_, _, _) => throw new FormatException("callback"),
+        });
+        cache[new HashKey(1)] = 1;
+        _time.Advance(Ttl);
+
+        var ex = Assert.Throws<AggregateException>(() => cache[new HashKey(3, throws: true)] = 3);
+
+        Assert.That(ex!.InnerExceptions.Select(e => e.GetType()), Is.EqualTo(new[] { typeof(InvalidOperationException), typeof(FormatException) }));
+        Assert.That(cache.Count, Is.Zero);
+    }
+
+    /// <summary>A key whose hash code can be made to throw, as a buggy user key might.</summary>
+    private sealed class HashKey(int id, bool throws = false) : IEquatable<HashKey>
+    {
+        public int Id { get; } = id;
+
+        public bool Equals(HashKey? other) => other is not null && other.Id == Id;
+
+        public override bool Equals(object? obj) => Equals(obj as HashKey);
+
+        public override int GetHashCode() => throws ? throw new InvalidOperationException("hash") : Id;
+    }
+
+    [Test]
     public void The_clock_and_time_to_live_are_observable()
     {
         var cache = new TtlLruCache<int, int>(4, Ttl, _time);

@@ -144,6 +144,71 @@ public sealed class PrioritySemaphoreConcurrencyTests
     }
 
     [Test]
+    public async Task Timeouts_racing_with_releases_never_leak_or_duplicate_a_permit()
+    {
+        // Real time on purpose: timeouts of 0-2 ms fire on timer threads while permits are handed
+        // from holder to holder. Every wait that returned true releases once; at the end exactly
+        // the permits of the start are left and nobody waits. Bounded: 6 x 1,000 timed waits.
+        const int Permits = 1;
+        var semaphore = new PrioritySemaphore(Permits, Permits);
+        int holders = 0;
+        int maxHolders = 0;
+        int granted = 0;
+        int timedOut = 0;
+
+        async Task Worker(int seed)
+        {
+            var random = new Random(seed);
+            for (int i = 0; i < 1_000; i++)
+            {
+                TimeSpan timeout = TimeSpan.FromMilliseconds(random.Next(0, 3));
+                bool held = random.Next(2) == 0
+                    ? await semaphore.WaitAsync(random.Next(-2, 3), timeout, CancellationToken.None).ConfigureAwait(false)
+                    : semaphore.Wait(timeout);
+                if (!held)
+                {
+                    Interlocked.Increment(ref timedOut);
+                    continue;
+                }
+
+                Interlocked.Increment(ref granted);
+                int now = Interlocked.Increment(ref holders);
+                int seen = Volatile.Read(ref maxHolders);
+                while (now > seen)
+                {
+                    int previous = Interlocked.CompareExchange(ref maxHolders, now, seen);
+                    if (previous == seen)
+                    {
+                        break;
+                    }
+
+                    seen = previous;
+                }
+
+                if (random.Next(2) == 0)
+                {
+                    await Task.Yield();
+                }
+                else
+                {
+                    Thread.SpinWait(random.Next(1_000, 20_000));
+                }
+
+                Interlocked.Decrement(ref holders);
+                semaphore.Release();
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(seed => Task.Run(() => Worker(seed)))).WaitAsync(Bound);
+        Assert.That(granted + timedOut, Is.EqualTo(6 * 1_000));
+        Assert.That(granted, Is.Positive);
+        Assert.That(timedOut, Is.Positive, "the timeouts raced the releases");
+        Assert.That(maxHolders, Is.LessThanOrEqualTo(Permits), "never more holders than permits");
+        Assert.That(semaphore.CurrentCount, Is.EqualTo(Permits), "every permit came back exactly once");
+        Assert.That(semaphore.WaitingCount, Is.Zero);
+    }
+
+    [Test]
     public void Concurrent_tries_and_releases_are_explained_by_some_sequential_order()
     {
         // CsCheck runs a random prefix sequentially, then the rest on several threads, and looks for

@@ -295,15 +295,36 @@ public sealed class PrioritySemaphoreTests
 
         var one = new PrioritySemaphore(0, 1);
         ValueTask waiter = one.WaitAsync();
-        Assert.Throws<SemaphoreFullException>(() => one.Release(3), "1 to the waiter and 2 to the count would exceed 1");
-        Assert.That(waiter.IsCompleted, Is.False, "no waiter was served by the refused release");
-        Assert.That(one.Release(2), Is.Zero);
+        Assert.Throws<SemaphoreFullException>(() => one.Release(3), "3 permits can never exist when the maximum is 1");
+        Assert.Throws<SemaphoreFullException>(() => one.Release(2), "1 to the waiter and 1 to the count: 2 permits, the maximum is 1");
+        Assert.That(waiter.IsCompleted, Is.False, "no waiter was served by the refused releases");
+        Assert.That(one.Release(), Is.Zero);
         Assert.That(waiter.IsCompleted, Is.True);
-        Assert.That(one.CurrentCount, Is.EqualTo(1));
+        Assert.That(one.CurrentCount, Is.Zero, "the one permit is held by the waiter");
 
         var unbounded = new PrioritySemaphore(int.MaxValue);
         Assert.Throws<SemaphoreFullException>(() => unbounded.Release());
         Assert.That(unbounded.MaxCount, Is.EqualTo(int.MaxValue));
+    }
+
+    [Test]
+    public void Over_release_with_waiters_queued_throws_and_grants_nobody()
+    {
+        // SemaphoreSlim: new SemaphoreSlim(0, 1).Release(2) throws SemaphoreFullException whatever
+        // is waiting. Before the fix, the two waiters took the two permits: two holders, maximum 1.
+        var semaphore = new PrioritySemaphore(0, maxCount: 1);
+        ValueTask first = semaphore.WaitAsync();
+        ValueTask second = semaphore.WaitAsync();
+
+        Assert.Throws<SemaphoreFullException>(() => semaphore.Release(2));
+
+        Assert.That(first.IsCompleted || second.IsCompleted, Is.False, "nobody was granted");
+        Assert.That(semaphore.WaitingCount, Is.EqualTo(2), "the queue is as it was");
+        Assert.That(semaphore.CurrentCount, Is.Zero, "the count is as it was");
+        semaphore.Release();
+        Assert.That(first.IsCompleted, Is.True, "the semaphore is still usable");
+        Assert.That(second.IsCompleted, Is.False);
+        Assert.That(semaphore.CurrentCount, Is.Zero);
     }
 
     [Test]

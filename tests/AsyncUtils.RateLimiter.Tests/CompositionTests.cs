@@ -44,6 +44,178 @@ public sealed class CompositionTests
         Assert.That((await waiting.AsTask().WaitAsync(Bound)).IsAcquired, Is.True);
     }
 
+    // ---- The composition hazard: a partition is retired when its limiter reports an idle time
+    // above 10 s (PartitionedRateLimiter's heartbeat, every 100 ms of real time), and a fresh
+    // limiter replaces it on the next request. ----
+
+    [Test]
+    public async Task Safe_pattern_one_limiter_with_several_windows_keeps_its_partition_while_a_grant_is_in_its_log()
+    {
+        var created = new List<(string Key, SlidingLogRateLimiter Limiter)>();
+        using PartitionedRateLimiter<string> perUser = PartitionedRateLimiter.Create<string, string>(key =>
+            RateLimitPartition.Get(key, k => Record(created, k, new SlidingLogRateLimiter(new SlidingLogRateLimiterOptions
+            {
+                Windows = { new(1, TimeSpan.FromMinutes(1)), new(10, Second) },
+                TimeProvider = _time,
+            }))));
+
+        Assert.That(perUser.AttemptAcquire("alice").IsAcquired, Is.True);
+        _ = perUser.GetStatistics("probe"); // an idle partition, to see the heartbeat pass
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await WaitUntilDisposedAsync(Single(created, "probe"));
+
+        RateLimitLease again = perUser.AttemptAcquire("alice");
+        Assert.That(again.IsAcquired, Is.False, "1 per minute: the partition was kept, its log still holds the grant of t=0");
+        Assert.That(RetryAfter(again), Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That(created.Count(c => c.Key == "alice"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Safe_pattern_chained_partitioned_limiters_retire_each_partition_by_its_own_idle_time()
+    {
+        var created = new List<(string Key, SlidingLogRateLimiter Limiter)>();
+        using PartitionedRateLimiter<string> perMinute = PartitionedRateLimiter.Create<string, string>(key =>
+            RateLimitPartition.Get(key, k => Record(created, "minute:" + k, Limiter(_time, 1, TimeSpan.FromMinutes(1)))));
+        using PartitionedRateLimiter<string> perSecond = PartitionedRateLimiter.Create<string, string>(key =>
+            RateLimitPartition.Get(key, k => Record(created, "second:" + k, Limiter(_time, 10, Second))));
+        using PartitionedRateLimiter<string> chained = PartitionedRateLimiter.CreateChained(perMinute, perSecond);
+
+        Assert.That(chained.AttemptAcquire("alice").IsAcquired, Is.True);
+        _ = perMinute.GetStatistics("probe");
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await WaitUntilDisposedAsync(Single(created, "second:alice")); // idle for 29 s: retired, harmlessly
+        await WaitUntilDisposedAsync(Single(created, "minute:probe"));
+
+        Assert.That(chained.AttemptAcquire("alice").IsAcquired, Is.False, "the per-minute partition still holds the grant of t=0");
+        Assert.That(created.Count(c => c.Key == "minute:alice"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Hazard_a_chained_limiter_as_a_partition_is_retired_while_our_log_holds_a_grant()
+    {
+        // MinIdleChain reports IdleDuration as the BCL's RateLimiter.CreateChained does: the lowest
+        // non-null idle time of its members. Our null ("a grant is still in the log") is ignored.
+        var chains = new List<MinIdleChain>();
+        using PartitionedRateLimiter<string> perUser = PartitionedRateLimiter.Create<string, string>(key =>
+            RateLimitPartition.Get(key, _ =>
+            {
+                var chain = new MinIdleChain(Limiter(_time, 1, TimeSpan.FromMinutes(1)), Limiter(_time, 10, Second));
+                lock (chains)
+                {
+                    chains.Add(chain);
+                }
+
+                return chain;
+            }));
+
+        Assert.That(perUser.AttemptAcquire("alice").IsAcquired, Is.True);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.That(chains[0].IdleDuration, Is.EqualTo(TimeSpan.FromSeconds(29)), "the per-second member's idle time; the per-minute member says null");
+        await WaitUntilAsync(() => chains[0].IsDisposed);
+
+        Assert.That(perUser.AttemptAcquire("alice").IsAcquired, Is.True, "the hazard: a fresh chain grants a second permit 30 s into the minute");
+    }
+
+    private static SlidingLogRateLimiter Record(List<(string Key, SlidingLogRateLimiter Limiter)> created, string key, SlidingLogRateLimiter limiter)
+    {
+        lock (created)
+        {
+            created.Add((key, limiter));
+        }
+
+        return limiter;
+    }
+
+    private static SlidingLogRateLimiter Single(List<(string Key, SlidingLogRateLimiter Limiter)> created, string key)
+    {
+        lock (created)
+        {
+            return created.Single(c => c.Key == key).Limiter;
+        }
+    }
+
+    private static Task WaitUntilDisposedAsync(SlidingLogRateLimiter limiter) => WaitUntilAsync(() =>
+    {
+        try
+        {
+            _ = limiter.GetStatistics();
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    });
+
+    /// <summary>Polls (real time: the partitioned limiter's heartbeat runs on a real timer) for at most 10 s.</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the partitioned limiter's heartbeat never retired the partition");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// A chain of limiters whose <see cref="IdleDuration"/> follows the rule of the BCL's
+    /// <c>RateLimiter.CreateChained</c> (System.Threading.RateLimiting 10): the lowest non-null
+    /// idle time of its members. Acquiring takes from every member or from none.
+    /// </summary>
+    private sealed class MinIdleChain(params System.Threading.RateLimiting.RateLimiter[] members) : System.Threading.RateLimiting.RateLimiter
+    {
+        private volatile bool _disposed;
+
+        public bool IsDisposed => _disposed;
+
+        public override TimeSpan? IdleDuration
+        {
+            get
+            {
+                TimeSpan? lowest = null;
+                foreach (System.Threading.RateLimiting.RateLimiter member in members)
+                {
+                    if (member.IdleDuration is { } idle && (lowest is null || idle < lowest))
+                    {
+                        lowest = idle;
+                    }
+                }
+
+                return lowest;
+            }
+        }
+
+        public override RateLimiterStatistics? GetStatistics() => null;
+
+        protected override RateLimitLease AttemptAcquireCore(int permitCount)
+        {
+            var leases = new List<RateLimitLease>();
+            foreach (System.Threading.RateLimiting.RateLimiter member in members)
+            {
+                RateLimitLease lease = member.AttemptAcquire(permitCount);
+                if (!lease.IsAcquired)
+                {
+                    leases.ForEach(l => l.Dispose());
+                    return lease;
+                }
+
+                leases.Add(lease);
+            }
+
+            return leases[^1];
+        }
+
+        protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+            new(AttemptAcquireCore(permitCount));
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed = true;
+            base.Dispose(disposing);
+        }
+    }
+
     [Test]
     public async Task A_Polly_pipeline_rejects_with_the_exact_retry_after()
     {
@@ -90,7 +262,7 @@ public sealed class CompositionTests
         ValueTask<RateLimitScope> waiting = limiter.EnterAsync(CancellationToken.None);
         Assert.That(waiting.IsCompleted, Is.False, "the block waits for a slot");
         var rejected = await Assert.ThrowsAsync<RateLimitRejectedException>(async () => await limiter.EnterAsync(1, CancellationToken.None));
-        Assert.That(rejected!.RetryAfter, Is.EqualTo(Second), "a full queue throws with the exact wait");
+        Assert.That(rejected!.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(2)), "a full queue throws with the exact wait: after the queued request is served at 1 s");
         Assert.That(rejected.Reason, Is.Not.Null);
 
         _time.Advance(Second);

@@ -84,6 +84,7 @@ public sealed class ConcurrencyTests
             int notCancelled = cancel.Count(c => !c);
             Assert.That(granted, Is.EqualTo(Math.Min(limit, notCancelled)), $"iteration {iteration}");
             Assert.That(limiter.GetStatistics()!.CurrentAvailablePermits, Is.EqualTo(limit - granted), $"iteration {iteration}");
+            Assert.That(limiter.GetStatistics()!.TotalSuccessfulLeases, Is.EqualTo(1 + granted), $"iteration {iteration}: handed-back grants are not counted");
             foreach (CancellationTokenSource source in sources)
             {
                 source.Dispose();

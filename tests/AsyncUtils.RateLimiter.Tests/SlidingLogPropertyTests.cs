@@ -14,7 +14,9 @@ namespace AsyncUtils.RateLimiter.Tests;
 /// a schedule is a whole number of milliseconds, so the model's millisecond steps see every moment
 /// at which a permit can free, and the limiter must grant at exactly the model's millisecond:
 /// neither early (which would overfill a window) nor late (which would keep a waiter longer than
-/// needed). Independently of the model, every grant is checked against every window.
+/// needed), and every lease's retry-after must be the model's exactly (for a refusal behind a
+/// queue, after every queued request is served). Independently of the model, every grant is
+/// checked against every window.
 /// </summary>
 public sealed class SlidingLogPropertyTests
 {
@@ -43,7 +45,7 @@ public sealed class SlidingLogPropertyTests
         from queueLimit in Gen.Int[0, 8]
         let windows = hasSecond ? new[] { first, second } : new[] { first }
         let maxPermits = windows.Min(w => w.Limit)
-        from arrivals in Gen.Select(Gen.Int[0, 120], Gen.Int[1, 4], Gen.Int[0, 3], (t, n, kind) => new Arrival(t, Math.Min(n, maxPermits), kind != 0)).Array[1, 25]
+        from arrivals in Gen.Select(Gen.Int[0, 120], Gen.Int[0, 4], Gen.Int[0, 3], (t, n, kind) => new Arrival(t, Math.Min(n, maxPermits), kind != 0)).Array[1, 25]
         select new Scenario(windows, queueLimit, [.. arrivals.OrderBy(a => a.AtMs)]);
 
     [Test]
@@ -138,12 +140,13 @@ public sealed class SlidingLogPropertyTests
         int queued = 0;
         int next = 0;
 
-        int Held(Window w, int now) => grants.Where(g => g.AtMs > now - w.PeriodMs).Sum(g => g.Permits);
-        bool Fits(int now, int permits) => scenario.Windows.All(w => Held(w, now) + Math.Max(permits, 1) <= w.Limit);
-        int ReadyAt(int now, int permits)
+        bool FitsOver(List<(int AtMs, int Permits)> over, int now, int permits) =>
+            scenario.Windows.All(w => over.Where(g => g.AtMs > now - w.PeriodMs).Sum(g => g.Permits) + Math.Max(permits, 1) <= w.Limit);
+        bool Fits(int now, int permits) => FitsOver(grants, now, permits);
+        int ReadyAt(List<(int AtMs, int Permits)> over, int now, int permits)
         {
             int t = now;
-            while (!Fits(t, permits))
+            while (!FitsOver(over, t, permits))
             {
                 t++;
             }
@@ -151,16 +154,24 @@ public sealed class SlidingLogPropertyTests
             return t;
         }
 
-        TimeSpan RetryAfterGrant(int now) => TimeSpan.FromMilliseconds(ReadyAt(now, 1) - now);
+        TimeSpan RetryAfterGrant(int now) => TimeSpan.FromMilliseconds(ReadyAt(grants, now, 1) - now);
+
+        // The earliest moment a request refused now could be granted: the queued requests are
+        // served first, in order, each at the first millisecond at which it fits over the grants
+        // before it (made and simulated); then this request, at the first millisecond after that
+        // at which it fits.
         TimeSpan RetryAfterRefusal(int now, int permits)
         {
-            int ready = ReadyAt(now, permits);
-            if (queue.Count > 0)
+            var simulated = new List<(int AtMs, int Permits)>(grants);
+            int t = now;
+            foreach (int index in queue)
             {
-                ready = Math.Max(ready, ReadyAt(now, scenario.Arrivals[queue.Peek()].Permits));
+                int queuedPermits = scenario.Arrivals[index].Permits;
+                t = ReadyAt(simulated, t, queuedPermits);
+                simulated.Add((t, queuedPermits));
             }
 
-            return TimeSpan.FromMilliseconds(ready - now);
+            return TimeSpan.FromMilliseconds(ReadyAt(simulated, t, permits) - now);
         }
 
         for (int now = 0; next < scenario.Arrivals.Length || queue.Count > 0; now++)
@@ -169,7 +180,7 @@ public sealed class SlidingLogPropertyTests
             {
                 int index = queue.Dequeue();
                 int permits = scenario.Arrivals[index].Permits;
-                queued -= permits;
+                queued -= Math.Max(permits, 1);
                 grants.Add((now, permits));
                 outcomes[index] = new Outcome(now, false, RetryAfterGrant(now));
             }
@@ -182,14 +193,15 @@ public sealed class SlidingLogPropertyTests
                     grants.Add((now, arrival.Permits));
                     outcomes[next] = new Outcome(now, false, RetryAfterGrant(now));
                 }
-                else if (!arrival.Waits || queued + arrival.Permits > scenario.QueueLimit)
+                else if (!arrival.Waits || queued + Math.Max(arrival.Permits, 1) > scenario.QueueLimit)
                 {
+                    // A zero-permit request waits for one permit, so it takes one place in the queue.
                     outcomes[next] = new Outcome(null, true, RetryAfterRefusal(now, arrival.Permits));
                 }
                 else
                 {
                     queue.Enqueue(next);
-                    queued += arrival.Permits;
+                    queued += Math.Max(arrival.Permits, 1);
                 }
             }
         }

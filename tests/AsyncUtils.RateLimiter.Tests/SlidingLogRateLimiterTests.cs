@@ -187,7 +187,7 @@ public sealed class SlidingLogRateLimiterTests
 
         RateLimitLease barging = limiter.AttemptAcquire(1);
         Assert.That(barging.IsAcquired, Is.False, "a queued request is ahead");
-        Assert.That(RetryAfter(barging), Is.EqualTo(Second), "no earlier than the head of the queue is served");
+        Assert.That(RetryAfter(barging), Is.EqualTo(TimeSpan.FromSeconds(2)), "after both queued requests: the small one is served at 2 s beside room for one more");
 
         _time.Advance(Second);
         Assert.That(big.IsCompleted, Is.True);
@@ -242,7 +242,7 @@ public sealed class SlidingLogRateLimiterTests
         Assert.That(c.IsCompletedSuccessfully, Is.True);
         RateLimitLease refused = c.Result;
         Assert.That(refused.IsAcquired, Is.False);
-        Assert.That(RetryAfter(refused), Is.EqualTo(Second));
+        Assert.That(RetryAfter(refused), Is.EqualTo(TimeSpan.FromSeconds(2)), "a is served at 1 s, b at 2 s beside room for one more");
         Assert.That(limiter.GetStatistics()!.CurrentQueuedCount, Is.EqualTo(3));
 
         limiter.QueueLimit = 4;

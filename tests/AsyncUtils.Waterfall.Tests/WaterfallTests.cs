@@ -8,9 +8,10 @@ public sealed class WaterfallTests
 
     private readonly FakeTimeProvider _time = new();
 
-    private WaterfallOptions Options(int maxBatchSize, int? maxConcurrent = null, TimeSpan? finalizeTimeout = null) => new()
+    private WaterfallOptions Options(int maxBatchSize, int? maxConcurrent = null, TimeSpan? finalizeTimeout = null, bool ordered = false) => new()
     {
         MaxBatchSize = maxBatchSize,
+        OrderedDelivery = ordered,
         MaxWait = TimeSpan.FromSeconds(1),
         MaxConcurrentBatches = maxConcurrent,
         FinalizeTimeout = finalizeTimeout,
@@ -87,12 +88,13 @@ public sealed class WaterfallTests
         Assert.That(recorder.Batches, Is.EqualTo(new[] { new[] { 1, 2 }, new[] { 3 } }));
     }
 
-    [Test]
-    public async Task Stop_delivers_every_item_in_full_size_chunks_and_waits_for_the_callbacks()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Stop_delivers_every_item_in_full_size_chunks_and_waits_for_the_callbacks(bool ordered)
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var recorder = new BatchRecorder<int> { Inner = async (_, _) => await gate.Task };
-        var waterfall = new Waterfall<int>(recorder.Callback, Options(10, maxConcurrent: 1));
+        var waterfall = new Waterfall<int>(recorder.Callback, Options(10, maxConcurrent: 1, ordered: ordered));
         waterfall.Start();
         for (int i = 0; i < 95; i++)
         {
@@ -117,11 +119,12 @@ public sealed class WaterfallTests
         await waterfall.DisposeAsync();
     }
 
-    [Test]
-    public async Task Stopping_with_nothing_pending_completes_at_once_and_never_delivers_an_empty_batch()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Stopping_with_nothing_pending_completes_at_once_and_never_delivers_an_empty_batch(bool ordered)
     {
         using var recorder = new BatchRecorder<int>();
-        var waterfall = new Waterfall<int>(recorder.Callback, Options(10));
+        var waterfall = new Waterfall<int>(recorder.Callback, Options(10, ordered: ordered));
         waterfall.Start();
         Task stop = waterfall.StopAsync();
         Assert.That(stop.IsCompletedSuccessfully, Is.True);
@@ -131,8 +134,9 @@ public sealed class WaterfallTests
         await waterfall.DisposeAsync();
     }
 
-    [Test]
-    public async Task A_finalize_timeout_cancels_the_callbacks_token_and_hands_waiting_batches_over_cancelled()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_finalize_timeout_cancels_the_callbacks_token_and_hands_waiting_batches_over_cancelled(bool ordered)
     {
         var tokensCancelledAtStart = new List<bool>();
         var failures = new List<WaterfallCallbackFailedEventArgs<int>>();
@@ -151,7 +155,7 @@ public sealed class WaterfallTests
                 }
             },
         };
-        var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 1, finalizeTimeout: TimeSpan.FromSeconds(5)));
+        var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 1, finalizeTimeout: TimeSpan.FromSeconds(5), ordered: ordered));
         waterfall.CallbackFailed += (_, e) =>
         {
             lock (failures)
@@ -182,8 +186,9 @@ public sealed class WaterfallTests
         Assert.That((stats.BatchesCompleted, stats.BatchesFailed), Is.EqualTo((2L, 1L)));
     }
 
-    [Test]
-    public async Task A_zero_finalize_timeout_cancels_the_token_as_the_stop_begins()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_zero_finalize_timeout_cancels_the_token_as_the_stop_begins(bool ordered)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var recorder = new BatchRecorder<int>
@@ -194,7 +199,7 @@ public sealed class WaterfallTests
                 await Task.Delay(Timeout.Infinite, token);
             },
         };
-        var waterfall = new Waterfall<int>(recorder.Callback, Options(1, finalizeTimeout: TimeSpan.Zero));
+        var waterfall = new Waterfall<int>(recorder.Callback, Options(1, finalizeTimeout: TimeSpan.Zero, ordered: ordered));
         waterfall.Start();
         waterfall.Put(1);
         await started.Task.WaitAsync(Bound);
@@ -202,15 +207,16 @@ public sealed class WaterfallTests
         Assert.That(waterfall.GetStatistics().BatchesFailed, Is.EqualTo(1));
     }
 
-    [Test]
-    public async Task A_throwing_callback_is_reported_its_items_count_as_handled_and_the_loop_goes_on()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_throwing_callback_is_reported_its_items_count_as_handled_and_the_loop_goes_on(bool ordered)
     {
         var failures = new List<WaterfallCallbackFailedEventArgs<int>>();
         using var recorder = new BatchRecorder<int>
         {
             Inner = (batch, _) => batch[0] == 1 ? throw new InvalidDataException("bad batch") : ValueTask.CompletedTask,
         };
-        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 1));
+        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 1, ordered: ordered));
         waterfall.CallbackFailed += (sender, e) =>
         {
             Assert.That(sender, Is.SameAs(waterfall));
@@ -236,12 +242,13 @@ public sealed class WaterfallTests
         Assert.That((stats.BatchesCompleted, stats.BatchesFailed), Is.EqualTo((2L, 1L)));
     }
 
-    [Test]
-    public async Task A_callback_that_throws_synchronously_is_reported_like_one_that_faults()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_callback_that_throws_synchronously_is_reported_like_one_that_faults(bool ordered)
     {
         int reported = 0;
         static ValueTask Throws(IReadOnlyList<int> batch, CancellationToken token) => throw new FormatException("sync throw");
-        await using var waterfall = new Waterfall<int>(Throws, Options(1));
+        await using var waterfall = new Waterfall<int>(Throws, Options(1, ordered: ordered));
         waterfall.CallbackFailed += (_, e) => Interlocked.Increment(ref reported);
         waterfall.Start();
         waterfall.Put(1);
@@ -250,8 +257,9 @@ public sealed class WaterfallTests
         Assert.That(reported, Is.EqualTo(2));
     }
 
-    [Test]
-    public async Task Batches_run_while_the_next_is_collected_and_the_concurrency_cap_is_respected()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Batches_run_while_the_next_is_collected_and_the_concurrency_cap_is_respected(bool ordered)
     {
         int running = 0;
         int maxRunning = 0;
@@ -266,7 +274,7 @@ public sealed class WaterfallTests
                 Interlocked.Decrement(ref running);
             },
         };
-        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 2));
+        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(2, maxConcurrent: 2, ordered: ordered));
         try
         {
             waterfall.Start();
@@ -290,12 +298,13 @@ public sealed class WaterfallTests
         Assert.That(recorder.Items(), Is.EquivalentTo(Enumerable.Range(0, 10)));
     }
 
-    [Test]
-    public async Task Without_a_cap_a_slow_batch_does_not_hold_back_the_next()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Without_a_cap_a_slow_batch_does_not_hold_back_the_next(bool ordered)
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var recorder = new BatchRecorder<int> { Inner = async (batch, _) => { if (batch[0] == 0) { await gate.Task; } } };
-        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(1));
+        await using var waterfall = new Waterfall<int>(recorder.Callback, Options(1, ordered: ordered));
         try
         {
             waterfall.Start();

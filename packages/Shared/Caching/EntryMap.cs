@@ -11,7 +11,10 @@ namespace AsyncUtils.Shared.Caching;
 /// both. Every write is conditional on the entry now stored for the key (compare-and-swap), so a
 /// stale completion or a stale expiry can never remove or replace a newer entry: the dictionary does
 /// that atomically by itself; for the LRU a short lock makes the check and the write one step
-/// (reads of the LRU do not take that lock).
+/// (reads of the LRU do not take that lock). Every entry that leaves the map, whatever the way
+/// (removed, replaced, evicted, cleared), is reported once to the optional <c>onLeft</c> callback,
+/// after the map's change and on the thread that made it; it must not throw nor call back into
+/// the map.
 /// </summary>
 internal sealed class EntryMap<TKey, TEntry>
     where TKey : notnull
@@ -19,17 +22,26 @@ internal sealed class EntryMap<TKey, TEntry>
 {
     private readonly ConcurrentDictionary<TKey, TEntry>? _dictionary;
     private readonly LruCache<TKey, TEntry>? _lru;
+    private readonly Action<TEntry>? _onLeft;
 #if NET9_0_OR_GREATER
     private readonly Lock _lruWrite = new();
 #else
     private readonly object _lruWrite = new();
 #endif
 
-    internal EntryMap(int? maxSize, IEqualityComparer<TKey>? comparer)
+    internal EntryMap(int? maxSize, IEqualityComparer<TKey>? comparer, Action<TEntry>? onLeft = null)
     {
+        _onLeft = onLeft;
         if (maxSize is int capacity)
         {
-            _lru = new LruCache<TKey, TEntry>(capacity, new LruCacheOptions<TKey, TEntry> { Comparer = comparer });
+            // The LRU reports every entry it lets go of (evicted, replaced, removed, cleared).
+            var options = new LruCacheOptions<TKey, TEntry> { Comparer = comparer };
+            if (onLeft is not null)
+            {
+                options.OnRemoved = (_, entry, _) => onLeft(entry);
+            }
+
+            _lru = new LruCache<TKey, TEntry>(capacity, options);
         }
         else
         {
@@ -58,7 +70,18 @@ internal sealed class EntryMap<TKey, TEntry>
     {
         if (_dictionary is not null)
         {
-            return expected is null ? _dictionary.TryAdd(key, entry) : _dictionary.TryUpdate(key, entry, expected);
+            if (expected is null)
+            {
+                return _dictionary.TryAdd(key, entry);
+            }
+
+            if (!_dictionary.TryUpdate(key, entry, expected))
+            {
+                return false;
+            }
+
+            _onLeft?.Invoke(expected);
+            return true;
         }
 
         lock (_lruWrite)
@@ -79,7 +102,13 @@ internal sealed class EntryMap<TKey, TEntry>
     {
         if (_dictionary is not null)
         {
-            return _dictionary.TryRemove(KeyValuePair.Create(key, entry));
+            if (!_dictionary.TryRemove(KeyValuePair.Create(key, entry)))
+            {
+                return false;
+            }
+
+            _onLeft?.Invoke(entry);
+            return true;
         }
 
         lock (_lruWrite)
@@ -97,7 +126,13 @@ internal sealed class EntryMap<TKey, TEntry>
     {
         if (_dictionary is not null)
         {
-            return _dictionary.TryRemove(key, out entry);
+            if (!_dictionary.TryRemove(key, out entry))
+            {
+                return false;
+            }
+
+            _onLeft?.Invoke(entry);
+            return true;
         }
 
         lock (_lruWrite)
@@ -110,7 +145,21 @@ internal sealed class EntryMap<TKey, TEntry>
     {
         if (_dictionary is not null)
         {
-            _dictionary.Clear();
+            if (_onLeft is null)
+            {
+                _dictionary.Clear();
+                return;
+            }
+
+            // Entry by entry, so that each one that leaves is reported (and none added meanwhile is).
+            foreach (KeyValuePair<TKey, TEntry> pair in _dictionary)
+            {
+                if (_dictionary.TryRemove(pair))
+                {
+                    _onLeft(pair.Value);
+                }
+            }
+
             return;
         }
 
