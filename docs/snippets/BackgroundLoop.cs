@@ -1,4 +1,4 @@
-using AsyncUtils.BackgroundLoop;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using AsyncUtils.DualColor;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,4 +1,4 @@
-using AsyncUtils.CoroutineCache;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,4 +1,4 @@
-using AsyncUtils.DualColor;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

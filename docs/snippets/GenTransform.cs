@@ -1,4 +1,4 @@
-using AsyncUtils.GenTransform;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,6 +1,4 @@
-using AsyncUtils.BackgroundTasks;
-using AsyncUtils.SignalService;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

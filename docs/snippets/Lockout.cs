@@ -1,4 +1,4 @@
-using AsyncUtils.Lockout;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Docs.Snippets;
@@ -10,7 +10,7 @@ internal static class LockoutSnippets
         var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
         // <LockoutBasic>
-        var lockout = new Lockout.Lockout(new LockoutOptions { TimeProvider = clock });
+        var lockout = new Lockout(new LockoutOptions { TimeProvider = clock });
 
         await lockout.EnterAsync(CancellationToken.None); // unlocked: completes at once
 

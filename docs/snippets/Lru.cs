@@ -1,4 +1,4 @@
-using AsyncUtils.Lru;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,4 +1,4 @@
-using AsyncUtils.PrioritySemaphore;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 
@@ -9,7 +9,7 @@ internal static class PrioritySemaphoreSnippets
         var order = new List<string>();
 
         // <PrioritySemaphoreBasic>
-        var semaphore = new PrioritySemaphore.PrioritySemaphore(initialCount: 1);
+        var semaphore = new PrioritySemaphore(initialCount: 1);
         PrioritySemaphoreReleaser held = await semaphore.AcquireAsync(); // take the only permit
 
         // Queue a batch job (priority 10) and then an interactive request (priority 0):

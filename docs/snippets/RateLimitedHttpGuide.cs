@@ -1,7 +1,5 @@
 using System.Net;
-using AsyncUtils.Lockout;
-using AsyncUtils.RateLimiter;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Docs.Snippets;
@@ -12,7 +10,7 @@ internal sealed class WeatherClient : IDisposable
 {
     private readonly HttpClient _http;
     private readonly SlidingLogRateLimiter _limiter;
-    private readonly Lockout.Lockout _lockout;
+    private readonly Lockout _lockout;
     private readonly TaskCache<string, string> _cache;
 
     public WeatherClient(HttpClient http, TimeProvider time)
@@ -26,7 +24,7 @@ internal sealed class WeatherClient : IDisposable
             TimeProvider = time,
         });
         // The server's word: after a 429, nobody calls until its Retry-After has passed.
-        _lockout = new Lockout.Lockout(new LockoutOptions { TimeProvider = time });
+        _lockout = new Lockout(new LockoutOptions { TimeProvider = time });
         // Identical questions within a minute share one call, and its answer.
         _cache = new TaskCache<string, string>(new TaskCacheOptions<string, string>
         {

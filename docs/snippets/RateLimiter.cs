@@ -1,4 +1,4 @@
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

@@ -1,4 +1,4 @@
-using AsyncUtils.Scheduler;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Docs.Snippets;

@@ -1,4 +1,4 @@
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

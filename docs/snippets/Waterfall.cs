@@ -1,4 +1,4 @@
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 
 namespace AsyncUtils.Docs.Snippets;
 

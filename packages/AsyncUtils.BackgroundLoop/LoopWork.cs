@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundLoop;
+namespace AsyncUtils;
 
 /// <summary>What kind of delegate a <see cref="LoopWork{TResult}"/> holds.</summary>
 internal enum LoopWorkKind : byte

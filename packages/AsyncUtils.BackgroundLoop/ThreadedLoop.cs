@@ -1,6 +1,6 @@
 using Nito.AsyncEx;
 
-namespace AsyncUtils.BackgroundLoop;
+namespace AsyncUtils;
 
 /// <summary>
 /// A single-threaded async loop on a dedicated, named thread: work scheduled here runs on that

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundLoop;
+namespace AsyncUtils;
 
 /// <summary>
 /// Carries a fault that no caller could observe: an exception thrown by work given to

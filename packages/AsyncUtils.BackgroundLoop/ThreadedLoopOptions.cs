@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundLoop;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for <see cref="ThreadedLoop"/>. The loop copies them when it is created;

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>
 /// An executor bound to the <see cref="SynchronizationContext"/> that is current when it is

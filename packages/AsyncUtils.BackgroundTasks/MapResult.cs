@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>
 /// The outcome of one item of <see cref="CurrentContextExecutor.Map{TSource, TResult}"/>: its

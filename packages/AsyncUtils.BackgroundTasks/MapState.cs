@@ -1,7 +1,7 @@
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>What <see cref="MapState{TSource, TResult}.TryTake"/> found.</summary>
 internal enum TakeOutcome

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>
 /// Something waiting in <see cref="CurrentContextExecutor"/>'s FIFO queue for a concurrency slot.

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>
 /// A task group for an <see langword="await"/> <see langword="using"/> scope (the Python library

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundTasks;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for <see cref="TaskGroup"/>. The group copies them when it is created;

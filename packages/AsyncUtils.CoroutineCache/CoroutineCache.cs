@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Caches the results of a <see cref="ValueTask{TResult}"/>-returning function by key and shares

@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// One cached call. It is the <see cref="TaskCompletionSource{TResult}"/> that waiters await while

@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Turns a <see cref="ValueTask{TResult}"/>-returning function of 0 to 4 arguments into a cached

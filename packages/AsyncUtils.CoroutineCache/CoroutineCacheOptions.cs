@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for a <see cref="CoroutineCache{TKey, TResult}"/>. The cache copies them when it

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.CoroutineCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// A snapshot of a <see cref="CoroutineCache{TKey, TResult}"/>'s counters, taken by

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// An awaiting putter or taker: a pooled <see cref="IValueTaskSource{TResult}"/> whose

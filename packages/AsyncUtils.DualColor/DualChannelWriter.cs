@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// A queue seen as a <see cref="ChannelWriter{T}"/>. <see cref="WriteAsync"/> is the queue's own

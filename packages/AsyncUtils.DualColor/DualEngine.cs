@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 internal enum PutStatus
 {

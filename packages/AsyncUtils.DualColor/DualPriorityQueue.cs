@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// A priority queue (smallest priority first, equal priorities first in, first out) that blocking threads and async tasks can use at the same time: each put and

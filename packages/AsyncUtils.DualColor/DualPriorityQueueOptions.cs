@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// Settings for a <see cref="DualPriorityQueue{TElement, TPriority}"/>. The queue copies them

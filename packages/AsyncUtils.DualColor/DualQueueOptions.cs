@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// Settings for a <see cref="DualQueue{T}"/> or a <see cref="DualStack{T}"/>. The queue copies

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// A last-in, first-out queue (a stack) that blocking threads and async tasks can use at the same time: each put and

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.ExceptionServices;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>Argument checks and exception factories shared by the queues.</summary>
 internal static class DualThrow

@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>First in, first out: takes the item stored first.</summary>
 internal struct FifoStore<T> : IDualStore<T, T>

@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// The item storage a <see cref="DualEngine{T, TOut, TStore}"/> is parameterised by: the only

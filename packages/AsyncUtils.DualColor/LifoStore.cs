@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>Last in, first out: takes the item stored last; the oldest is at the other end.</summary>
 internal struct LifoStore<T> : IDualStore<T, T>

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// A priority queue seen as a <see cref="ChannelWriter{T}"/> of (element, priority) pairs.

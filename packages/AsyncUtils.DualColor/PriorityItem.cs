@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>An element with its priority, as a <see cref="DualPriorityQueue{TElement, TPriority}"/> stores it.</summary>
 internal readonly struct PriorityItem<TElement, TPriority>(TElement element, TPriority priority)

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// Thrown by a put on a completed queue, and by a take on a completed queue that has no items

@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// Thrown by <c>Put</c> and <c>PutAsync</c> on a full bounded queue whose mode is

@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>What a put does when a bounded queue is full.</summary>
 /// <remarks>

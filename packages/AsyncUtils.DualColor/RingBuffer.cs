@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>A growable circular buffer used as a deque: add at the end, remove at either end. Not thread-safe.</summary>
 internal struct RingBuffer<T>

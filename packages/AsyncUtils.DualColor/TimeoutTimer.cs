@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// Times out one blocking wait on a clock other than <see cref="TimeProvider.System"/> (whose

@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor;
+namespace AsyncUtils;
 
 /// <summary>
 /// One side's waiters, blocking and async together, in the order they began waiting (an

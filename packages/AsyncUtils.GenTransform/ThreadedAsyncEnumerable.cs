@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// Turns a synchronous sequence into an <see cref="IAsyncEnumerable{T}"/> whose source runs on its

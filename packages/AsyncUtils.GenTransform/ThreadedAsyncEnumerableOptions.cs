@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for <see cref="ThreadedAsyncEnumerable"/>. They are copied when the sequence

@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// A synchronous sequence exposed as an <see cref="IAsyncEnumerable{T}"/>, its source running on

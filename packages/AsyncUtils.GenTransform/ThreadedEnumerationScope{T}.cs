@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// One enumeration of a <see cref="ThreadedAsyncEnumerable{T}"/> whose source is stopped and

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// One enumeration: the consumer side (<see cref="IAsyncEnumerator{T}"/>) and the source thread,

@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform;
+namespace AsyncUtils;
 
 /// <summary>
 /// What a source created by <see cref="ThreadedAsyncEnumerable.CreateWithContext{T}(Func{ThreadedSourceContext, IEnumerable{T}})"/>

@@ -5,7 +5,7 @@ using LockType = System.Threading.Lock;
 using LockType = System.Object;
 #endif
 
-namespace AsyncUtils.Lockout;
+namespace AsyncUtils;
 
 /// <summary>
 /// Locks a resource out for everyone for a while: after <see cref="LockFor"/> nobody gets past

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lockout;
+namespace AsyncUtils;
 
 /// <summary>
 /// Thrown by <see cref="Lockout.EnterOrThrow"/> when a lockout is in force; says when it ends.

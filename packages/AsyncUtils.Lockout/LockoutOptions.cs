@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lockout;
+namespace AsyncUtils;
 
 /// <summary>Settings for a <see cref="Lockout"/>, copied when it is created.</summary>
 public sealed class LockoutOptions

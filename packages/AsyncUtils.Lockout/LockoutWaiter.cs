@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.Lockout;
+namespace AsyncUtils;
 
 /// <summary>
 /// One caller waiting to enter a <see cref="Lockout"/>: a node of its FIFO list and the source of

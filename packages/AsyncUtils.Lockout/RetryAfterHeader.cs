@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AsyncUtils.Lockout;
+namespace AsyncUtils;
 
 /// <summary>
 /// Reads an HTTP <c>Retry-After</c> value: delta-seconds (<c>120</c>; a fraction such as

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>Why an entry left an <see cref="LruCache{TKey, TValue}"/> or a <see cref="TtlLruCache{TKey, TValue}"/>.</summary>
 public enum CacheRemovalReason

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// A map that holds at most <see cref="Capacity"/> entries and evicts the least recently used one

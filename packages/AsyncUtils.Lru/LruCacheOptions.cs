@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for <see cref="LruCache{TKey, TValue}"/> and <see cref="TtlLruCache{TKey, TValue}"/>.

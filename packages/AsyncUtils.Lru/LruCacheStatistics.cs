@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// A snapshot of a cache's counters, taken by <c>GetStatistics()</c>. The counters are

@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// The engine behind <see cref="LruCache{TKey, TValue}"/> and <see cref="TtlLruCache{TKey, TValue}"/>.

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// What the map holds and a lock-free reader touches. Nothing in it changes after construction,

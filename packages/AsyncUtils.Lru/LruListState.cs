@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// The lock-owned state of a cache: the ends of the recency and expiry lists and the counters.

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// The recency and expiry links of one entry, owned by the cache's lock. Kept apart from the

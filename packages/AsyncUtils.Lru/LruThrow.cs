@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>Builds exceptions away from the inlined hot paths.</summary>
 internal static class LruThrow

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// Orders buffered reads across stripes. A reader whose stripe is not the one that recorded last

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.Lru;
+namespace AsyncUtils;
 
 /// <summary>
 /// The entries one operation removed, gathered under the lock and reported after it is released,

@@ -1,4 +1,4 @@
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// The ambient priority of the current logical flow, read by every <see cref="PrioritySemaphore"/>

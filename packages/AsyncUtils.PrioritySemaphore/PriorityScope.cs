@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// An ambient priority set by <see cref="PriorityContext.Enter(int)"/>; disposing it restores the

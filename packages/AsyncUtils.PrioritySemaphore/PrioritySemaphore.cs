@@ -4,7 +4,7 @@ using LockType = System.Threading.Lock;
 using LockType = System.Object;
 #endif
 
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// A counting semaphore whose waiters are granted in priority order: the lowest priority number

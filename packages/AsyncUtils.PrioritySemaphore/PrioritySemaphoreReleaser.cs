@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// A permit held for the length of a <c>using</c> block, returned by

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// One queued wait on a <see cref="PrioritySemaphore"/>: a node of its priority heap and either the

@@ -1,4 +1,4 @@
-namespace AsyncUtils.PrioritySemaphore;
+namespace AsyncUtils;
 
 /// <summary>
 /// A binary min-heap of waiters ordered by (priority, arrival), each knowing its index so that a

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// Reads a <see cref="TimeProvider"/>'s timestamps and converts between them and

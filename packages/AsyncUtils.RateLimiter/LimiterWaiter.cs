@@ -1,7 +1,7 @@
 using System.Threading.RateLimiting;
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// One queued <c>AcquireAsync</c> call on a <see cref="SlidingLogRateLimiter"/>: a node of the limiter's FIFO

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>One grant in the sliding log: when it happened and how many permits it took.</summary>
 /// <remarks>Grants made at the same timestamp share one entry, so the log never holds more entries than permits.</remarks>

@@ -1,4 +1,4 @@
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// Thrown by <see cref="RateLimiterExtensions.EnterAsync(System.Threading.RateLimiting.RateLimiter, CancellationToken)"/>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Threading.RateLimiting;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// A granted permit held for the length of a <c>using</c> or <c>await using</c> block; made by

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using BclRateLimiter = System.Threading.RateLimiting.RateLimiter;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// The Python library async-utils' <c>async with ratelimiter:</c> in one line, for any

@@ -1,6 +1,6 @@
 using System.Threading.RateLimiting;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// The lease a <see cref="SlidingLogRateLimiter"/> hands out. Disposing it does nothing: a

@@ -7,7 +7,7 @@ using LockType = System.Threading.Lock;
 using LockType = System.Object;
 #endif
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// An exact sliding-log rate limiter: in any window of length <see cref="SlidingLogWindow.Period"/>

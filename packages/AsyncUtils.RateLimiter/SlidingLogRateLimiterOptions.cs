@@ -1,4 +1,4 @@
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// Settings for a <see cref="SlidingLogRateLimiter"/>. The limiter copies them when it is created;

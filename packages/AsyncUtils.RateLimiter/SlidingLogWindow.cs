@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// One limit of a <see cref="SlidingLogRateLimiter"/>: in any window of length <see cref="Period"/>,

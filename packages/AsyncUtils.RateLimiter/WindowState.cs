@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.RateLimiter;
+namespace AsyncUtils;
 
 /// <summary>
 /// The running state of one <see cref="SlidingLogWindow"/>: where in the shared log its window

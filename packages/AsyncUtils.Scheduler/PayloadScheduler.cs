@@ -1,4 +1,4 @@
-namespace AsyncUtils.Scheduler;
+namespace AsyncUtils;
 
 /// <summary>
 /// An in-memory scheduler of payloads (the <c>Scheduler</c> of the Python library async-utils, without its polling):

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Scheduler;
+namespace AsyncUtils;
 
 /// <summary>
 /// The handle to one payload given to <see cref="PayloadScheduler{T}.Schedule(DateTimeOffset, T)"/>:

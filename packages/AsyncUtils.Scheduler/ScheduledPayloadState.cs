@@ -1,4 +1,4 @@
-namespace AsyncUtils.Scheduler;
+namespace AsyncUtils;
 
 /// <summary>Where a <see cref="ScheduledPayload{T}"/> is in its life.</summary>
 public enum ScheduledPayloadState

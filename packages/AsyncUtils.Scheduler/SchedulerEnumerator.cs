@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace AsyncUtils.Scheduler;
+namespace AsyncUtils;
 
 /// <summary>
 /// One consumer of a <see cref="PayloadScheduler{T}"/>. Its pending <see cref="MoveNextAsync"/> is

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>
 /// What started a <see cref="SignalHost"/>'s shutdown: a signal, an in-app request, or a failed

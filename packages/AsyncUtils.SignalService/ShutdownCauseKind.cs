@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>What started a <see cref="SignalHost"/>'s shutdown.</summary>
 public enum ShutdownCauseKind

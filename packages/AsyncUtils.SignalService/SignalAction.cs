@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>What a <see cref="SignalHost"/> does when a signal it handles arrives; set per signal with <see cref="SignalHost.Handle"/>.</summary>
 public enum SignalAction

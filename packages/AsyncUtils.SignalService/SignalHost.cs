@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>
 /// Runs a console worker process's lifecycle around OS signals: installs handlers for SIGINT and

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>
 /// One thing that went wrong during a <see cref="SignalHost"/>'s run: a startup job, reload

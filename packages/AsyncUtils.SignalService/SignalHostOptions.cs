@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for a <see cref="SignalHost"/>. The host copies and checks them when it is

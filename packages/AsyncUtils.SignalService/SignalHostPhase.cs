@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>Where in a <see cref="SignalHost"/>'s run a <see cref="SignalHostFault"/> happened.</summary>
 public enum SignalHostPhase

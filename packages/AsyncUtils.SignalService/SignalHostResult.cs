@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>
 /// How a <see cref="SignalHost"/>'s run ended: what started the shutdown, everything that went

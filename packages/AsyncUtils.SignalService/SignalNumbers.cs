@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.SignalService;
+namespace AsyncUtils;
 
 /// <summary>Maps <see cref="PosixSignal"/> values to their numbers and names.</summary>
 internal static class SignalNumbers

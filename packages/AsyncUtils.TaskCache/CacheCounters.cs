@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// The opt-in counters. Hits are counted in per-thread stripes, each on its own cache line, so

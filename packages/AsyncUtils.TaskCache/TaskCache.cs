@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Caches the results of an async function by key and shares calls in flight: the first caller

@@ -1,4 +1,4 @@
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// One cached call. The map stores the call's shared task (so that a hit touches only the map and

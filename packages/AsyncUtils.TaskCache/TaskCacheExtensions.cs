@@ -1,4 +1,4 @@
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Turns an async function of 0 to 4 arguments into a cached function with the same parameters

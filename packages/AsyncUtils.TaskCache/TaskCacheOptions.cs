@@ -1,4 +1,4 @@
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// Optional settings for a <see cref="TaskCache{TKey, TResult}"/>. The cache copies them when it

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.TaskCache;
+namespace AsyncUtils;
 
 /// <summary>
 /// A snapshot of a <see cref="TaskCache{TKey, TResult}"/>'s counters, taken by

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>Describes a batch whose callback threw; see <see cref="Waterfall{T}.CallbackFailed"/>.</summary>
 /// <typeparam name="T">The item type.</typeparam>

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>Why a batch was handed to the callback.</summary>
 public enum WaterfallFlushReason

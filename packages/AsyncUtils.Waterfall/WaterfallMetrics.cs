@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>
 /// The <c>AsyncUtils.Waterfall</c> meter, created when the first waterfall is (not at assembly

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>
 /// Settings for <see cref="Waterfall{T}"/>. The waterfall copies them when it is created; changing

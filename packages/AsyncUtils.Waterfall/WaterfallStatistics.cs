@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>
 /// A snapshot of a waterfall's counters, taken by <see cref="Waterfall{T}.GetStatistics"/>. The

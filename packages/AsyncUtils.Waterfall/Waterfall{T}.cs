@@ -1,4 +1,4 @@
-namespace AsyncUtils.Waterfall;
+namespace AsyncUtils;
 
 /// <summary>
 /// A batcher: <see cref="Put"/> items from any thread, and an async callback receives them in

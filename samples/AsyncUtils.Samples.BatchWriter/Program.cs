@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using AsyncUtils.SignalService;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 using Microsoft.Data.Sqlite;
 
 // A batch writer, the job the waterfall of the Python library async-utils

@@ -1,7 +1,4 @@
-using AsyncUtils.Lru;
-using AsyncUtils.PrioritySemaphore;
-using AsyncUtils.TaskCache;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 
 // Installing the family: `dotnet add package AsyncUtils.All` brings every member package.
 var ttl = new TtlLruCache<string, string>(capacity: 16, timeToLive: TimeSpan.FromMinutes(1));

@@ -1,5 +1,4 @@
-using AsyncUtils.Lockout;
-using AsyncUtils.Lru;
+using AsyncUtils;
 
 // Installing single primitives: `dotnet add package AsyncUtils.Lru` and
 // `dotnet add package AsyncUtils.Lockout` bring exactly those two, nothing else.

@@ -1,8 +1,5 @@
 using System.Net;
-using AsyncUtils.Lockout;
-using AsyncUtils.PrioritySemaphore;
-using AsyncUtils.RateLimiter;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 
 namespace RateLimitedClientSample;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using AsyncUtils.Lockout;
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 
 namespace RateLimitedClientSample;
 

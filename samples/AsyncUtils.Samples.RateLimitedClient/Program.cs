@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using AsyncUtils.PrioritySemaphore;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 using RateLimitedClientSample;
 
 // A rate-limited API client against a real HTTP server in this process. The server answers 429

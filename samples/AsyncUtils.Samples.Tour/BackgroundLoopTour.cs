@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.BackgroundLoop;
+using AsyncUtils;
 
 namespace AsyncUtils.Samples.Tour;
 

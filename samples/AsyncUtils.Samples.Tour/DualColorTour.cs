@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.DualColor;
+using AsyncUtils;
 
 namespace AsyncUtils.Samples.Tour;
 

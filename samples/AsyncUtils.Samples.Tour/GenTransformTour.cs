@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.GenTransform;
+using AsyncUtils;
 
 namespace AsyncUtils.Samples.Tour;
 

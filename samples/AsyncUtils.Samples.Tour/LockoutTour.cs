@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.Lockout;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Samples.Tour;
@@ -15,7 +15,7 @@ internal static class LockoutTour
         var clock = new FakeTimeProvider();
         DateTimeOffset start = clock.GetUtcNow();
         string Now() => $"t={(clock.GetUtcNow() - start).TotalSeconds:0}s";
-        var lockout = new Lockout.Lockout(new LockoutOptions { Fifo = true, TimeProvider = clock });
+        var lockout = new Lockout(new LockoutOptions { Fifo = true, TimeProvider = clock });
 
         Console.WriteLine("A FIFO Lockout guarding a pretend API. The first call gets \"429, Retry-After: 30\".");
         bool rateLimited = true;

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.PrioritySemaphore;
+using AsyncUtils;
 
 namespace AsyncUtils.Samples.Tour;
 
@@ -10,7 +10,7 @@ internal static class PrioritySemaphoreTour
 
     public static async Task RunAsync()
     {
-        var semaphore = new PrioritySemaphore.PrioritySemaphore(1);
+        var semaphore = new PrioritySemaphore(1);
         Console.WriteLine("A PrioritySemaphore with one permit. Lower numbers are served first; ties in arrival order.");
         PrioritySemaphoreReleaser held = await semaphore.AcquireAsync();
         Console.WriteLine($"  The first caller took the permit at once (count now {semaphore.CurrentCount}).");

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Samples.Tour;

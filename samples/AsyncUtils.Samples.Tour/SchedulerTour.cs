@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.Scheduler;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Samples.Tour;

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using AsyncUtils.SignalService;
+using AsyncUtils;
 
 namespace AsyncUtils.Samples.Tour;
 

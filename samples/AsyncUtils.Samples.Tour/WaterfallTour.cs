@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Samples.Tour;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.BackgroundLoop.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// One rule for cancellation, sync or async, scheduled or posted: an OperationCanceledException

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundLoop.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary><see cref="ThreadedLoopOptions.SynchronizationContextFactory"/>: the loop-factory hook.</summary>
 public sealed class ThreadedLoopContextFactoryTests

@@ -1,6 +1,6 @@
 using CsCheck;
 
-namespace AsyncUtils.BackgroundLoop.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Random mixes of scheduled, posted, failing work and CancelAll: work starts in scheduling order;

@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundLoop.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Loop work that waits for its own loop's disposal, started on another thread: the documented bound.</summary>
 public sealed class ThreadedLoopSelfDisposalTests

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CurrentContextExecutorTests
 {

@@ -1,6 +1,6 @@
 using CsCheck;
 
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Random inputs, caps, look-aheads, delays and failures: Map and MapOrdered report every item exactly once, with its own outcome.</summary>
 public sealed class MapPropertyTests

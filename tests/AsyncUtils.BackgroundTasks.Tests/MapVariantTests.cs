@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>The fail-fast and tasks-in-completion-order forms of Map.</summary>
 public sealed class MapVariantTests

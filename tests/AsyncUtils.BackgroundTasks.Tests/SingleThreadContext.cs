@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>A SynchronizationContext that runs everything posted to it on one dedicated thread.</summary>
 internal sealed class SingleThreadContext : SynchronizationContext, IDisposable

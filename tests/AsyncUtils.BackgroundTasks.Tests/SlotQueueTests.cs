@@ -1,4 +1,4 @@
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Cancelled waiters for an executor slot: they leave the queue at once, and freeing a slot never recurses through them.</summary>
 public sealed class SlotQueueTests

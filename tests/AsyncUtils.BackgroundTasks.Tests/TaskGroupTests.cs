@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.BackgroundTasks.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class TaskGroupTests
 {

@@ -1,4 +1,4 @@
-using AsyncUtils.BackgroundLoop;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Nito.AsyncEx;

@@ -1,4 +1,4 @@
-using AsyncUtils.BackgroundTasks;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 

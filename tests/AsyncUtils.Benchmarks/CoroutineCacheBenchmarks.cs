@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using AsyncUtils.CoroutineCache;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BitFaster.Caching.Lru;

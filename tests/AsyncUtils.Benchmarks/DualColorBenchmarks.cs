@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
-using AsyncUtils.DualColor;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Nito.AsyncEx;

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using AsyncUtils.GenTransform;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using AsyncUtils.Lockout;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 
 namespace AsyncUtils.Benchmarks;
@@ -9,8 +9,8 @@ namespace AsyncUtils.Benchmarks;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "BenchmarkDotNet runs instance methods.")]
 public class LockoutBenchmarks
 {
-    private readonly Lockout.Lockout _lockout = new();
-    private readonly Lockout.Lockout _fifo = new(new LockoutOptions { Fifo = true });
+    private readonly Lockout _lockout = new();
+    private readonly Lockout _fifo = new(new LockoutOptions { Fifo = true });
 
     [Benchmark(Baseline = true, Description = "bare ValueTask")]
     public void BareValueTask() => Consume(ReturnDefault());

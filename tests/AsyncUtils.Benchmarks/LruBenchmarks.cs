@@ -1,4 +1,4 @@
-using AsyncUtils.Lru;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BitFaster.Caching.Lru;

@@ -1,4 +1,4 @@
-using AsyncUtils.PrioritySemaphore;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Nito.AsyncEx;
@@ -18,7 +18,7 @@ public class PrioritySemaphoreBenchmarks : IDisposable
 
     private readonly SemaphoreSlim _slim = new(1, 1);
     private readonly AsyncSemaphore _nito = new(1);
-    private readonly PrioritySemaphore.PrioritySemaphore _ours = new(1);
+    private readonly PrioritySemaphore _ours = new(1);
 
     [Benchmark(Baseline = true, Description = "SemaphoreSlim")]
     [BenchmarkCategory("Uncontended WaitAsync+Release")]
@@ -113,8 +113,8 @@ public class PrioritySemaphoreBenchmarks : IDisposable
     [BenchmarkCategory("Ping-pong, 2 tasks (per round trip)")]
     public Task Ours_PingPong()
     {
-        var ping = new PrioritySemaphore.PrioritySemaphore(0);
-        var pong = new PrioritySemaphore.PrioritySemaphore(0);
+        var ping = new PrioritySemaphore(0);
+        var pong = new PrioritySemaphore(0);
         return Task.WhenAll(Task.Run(Serve), Task.Run(Answer));
 
         async Task Serve()

@@ -1,5 +1,5 @@
 using System.Threading.RateLimiting;
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 

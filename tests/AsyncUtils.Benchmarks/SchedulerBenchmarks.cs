@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AsyncUtils.Scheduler;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 

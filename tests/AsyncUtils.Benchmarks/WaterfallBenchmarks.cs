@@ -1,7 +1,7 @@
 using System.Reactive.Linq;
 using System.Reactive.Subjects;
 using System.Threading.Tasks.Dataflow;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 

@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Every wait in these tests is bounded, so a bug shows up as a failure, not a hang.</summary>
 internal static class Bounded

@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CoroutineCacheCancellationTests
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CoroutineCacheConcurrencyTests
 {

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CoroutineCacheFailureTests
 {

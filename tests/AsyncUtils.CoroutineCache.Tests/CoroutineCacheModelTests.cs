@@ -1,7 +1,7 @@
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Random sequences of operations against a plain model: which requests start a call and which get

@@ -1,4 +1,4 @@
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// A function that asks for its own key (directly or through other keys) would wait for itself

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.CoroutineCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// The shared call's failure belongs to the cache: when every caller stopped waiting (its token)

@@ -1,4 +1,4 @@
-using AsyncUtils.BackgroundTasks;
+using AsyncUtils;
 
 namespace AsyncUtils.Coyote.Tests;
 

@@ -1,5 +1,4 @@
-using AsyncUtils.CoroutineCache;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 
 namespace AsyncUtils.Coyote.Tests;
 

@@ -13,14 +13,14 @@ public sealed class HarnessTests
     {
         CoyoteRunner.AssertRewritten(
             typeof(HarnessTests).Assembly,
-            typeof(Lockout.Lockout).Assembly,
-            typeof(PrioritySemaphore.PrioritySemaphore).Assembly,
-            typeof(DualColor.DualQueue<>).Assembly,
-            typeof(TaskCache.TaskCache<,>).Assembly,
-            typeof(CoroutineCache.CoroutineCache<,>).Assembly,
-            typeof(RateLimiter.SlidingLogRateLimiter).Assembly,
-            typeof(Waterfall.Waterfall<>).Assembly,
-            typeof(BackgroundTasks.TaskGroup).Assembly);
+            typeof(Lockout).Assembly,
+            typeof(PrioritySemaphore).Assembly,
+            typeof(DualQueue<>).Assembly,
+            typeof(TaskCache<,>).Assembly,
+            typeof(CoroutineCache<,>).Assembly,
+            typeof(SlidingLogRateLimiter).Assembly,
+            typeof(Waterfall<>).Assembly,
+            typeof(TaskGroup).Assembly);
     }
 
     [Test]

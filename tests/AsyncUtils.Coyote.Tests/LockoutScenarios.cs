@@ -1,4 +1,4 @@
-using AsyncUtils.Lockout;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Coyote.Tests;
@@ -15,7 +15,7 @@ public sealed class LockoutScenarios
         {
             var time = new FakeTimeProvider();
             DateTimeOffset end = time.GetUtcNow() + Ten;
-            var lockout = new Lockout.Lockout(new LockoutOptions { Fifo = true, TimeProvider = time });
+            var lockout = new Lockout(new LockoutOptions { Fifo = true, TimeProvider = time });
             lockout.LockFor(Ten);
             var entered = new List<int>();
 
@@ -50,7 +50,7 @@ public sealed class LockoutScenarios
         {
             var time = new FakeTimeProvider();
             DateTimeOffset end = time.GetUtcNow() + Ten;
-            var lockout = new Lockout.Lockout(new LockoutOptions { Fifo = true, TimeProvider = time });
+            var lockout = new Lockout(new LockoutOptions { Fifo = true, TimeProvider = time });
             lockout.LockFor(Ten);
             var entered = new List<int>();
             using var cancel = new CancellationTokenSource();
@@ -75,7 +75,7 @@ public sealed class LockoutScenarios
         });
     }
 
-    private static async Task Enter(Lockout.Lockout lockout, FakeTimeProvider time, DateTimeOffset end, List<int> entered, int id, CancellationToken token)
+    private static async Task Enter(Lockout lockout, FakeTimeProvider time, DateTimeOffset end, List<int> entered, int id, CancellationToken token)
     {
         // ConfigureAwait(false): the FIFO chain runs each waiter's continuation inline, in order.
         await lockout.EnterAsync(token).ConfigureAwait(false);

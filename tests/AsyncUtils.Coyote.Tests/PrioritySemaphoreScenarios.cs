@@ -1,6 +1,6 @@
 namespace AsyncUtils.Coyote.Tests;
 
-using Semaphore = AsyncUtils.PrioritySemaphore.PrioritySemaphore;
+using Semaphore = AsyncUtils.PrioritySemaphore;
 
 /// <summary>The semaphore's grant/cancel race and its count.</summary>
 public sealed class PrioritySemaphoreScenarios

@@ -1,5 +1,5 @@
 using System.Threading.RateLimiting;
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Coyote.Tests;

@@ -1,4 +1,4 @@
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncUtils.Coyote.Tests;

@@ -16,7 +16,7 @@ public sealed class BrowserTests
             .SetName("Package_page_renders_with_its_compiled_sample");
         yield return new TestCaseData("packages/RateLimiter.html", "AsyncUtils.RateLimiter", "using var limiter = new SlidingLogRateLimiter(", "package-ratelimiter")
             .SetName("Package_page_with_long_code_lines_renders_them_wrapped");
-        yield return new TestCaseData("api/AsyncUtils.Lru.LruCache-2.html", "Class LruCache<TKey, TValue>", "public sealed class LruCache<TKey, TValue>", "api-lrucache")
+        yield return new TestCaseData("api/AsyncUtils.LruCache-2.html", "Class LruCache<TKey, TValue>", "public sealed class LruCache<TKey, TValue>", "api-lrucache")
             .SetName("API_page_renders_with_its_declaration");
     }
 

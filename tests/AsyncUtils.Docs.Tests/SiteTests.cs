@@ -11,7 +11,7 @@ public sealed class SiteTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(File.Exists(Path.Combine(Repo.Site, "index.html")), Is.True, "landing page");
-            Assert.That(File.Exists(Path.Combine(Repo.Site, "api", "AsyncUtils.Lru.LruCache-2.html")), Is.True, "API reference");
+            Assert.That(File.Exists(Path.Combine(Repo.Site, "api", "AsyncUtils.LruCache-2.html")), Is.True, "API reference");
             foreach (string name in Repo.PackageNames())
             {
                 Assert.That(File.Exists(Path.Combine(Repo.Site, "packages", name + ".html")), Is.True, $"page of AsyncUtils.{name}");

@@ -9,7 +9,7 @@
 // false is ported: our continuations always run asynchronously.
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 public sealed class DualQueueBoundedViewTests() : BoundedViewTests(Views.Queue);
 

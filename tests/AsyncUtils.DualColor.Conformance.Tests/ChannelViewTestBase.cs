@@ -12,7 +12,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 public abstract class ChannelViewTestBase(Views views)
 {

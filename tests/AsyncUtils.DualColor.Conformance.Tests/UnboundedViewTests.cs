@@ -6,7 +6,7 @@
 // AllowSynchronousContinuations = true fixtures (continuations always run asynchronously).
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 public sealed class DualQueueUnboundedViewTests() : UnboundedViewTests(Views.Queue);
 

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 /// <summary>
 /// A queue's <c>Reader</c> and <c>Writer</c> views bundled as a <see cref="Channel{T}"/>, so the

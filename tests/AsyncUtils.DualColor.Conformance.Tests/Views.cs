@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 /// <summary>
 /// One queue type seen through its channel views: how to make one, and in what order it gives

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Issue 11, item 13: a queue completed with an <see cref="OperationCanceledException"/> ends as

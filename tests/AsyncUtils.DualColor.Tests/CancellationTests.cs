@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CancellationTests
 {

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class ChannelViewTests
 {

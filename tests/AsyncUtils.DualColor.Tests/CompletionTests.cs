@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class CompletionTests
 {

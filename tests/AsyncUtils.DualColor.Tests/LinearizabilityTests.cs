@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using CsCheck;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// CsCheck runs a random prefix of operations sequentially, then the rest on several threads at

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Issue 11, item 12: the Reader views peek at the item a take would return next.</summary>
 public sealed class PeekTests

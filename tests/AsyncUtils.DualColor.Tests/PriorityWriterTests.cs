@@ -1,4 +1,4 @@
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>The priority queue's channel writer: (element, priority) pairs, waiting for room without putting.</summary>
 public sealed class PriorityWriterTests

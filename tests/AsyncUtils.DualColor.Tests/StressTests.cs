@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace AsyncUtils.DualColor.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class StressTests
 {

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.GenTransform.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// A source that counts its steps against the consumer's requests. The consumer calls

@@ -1,6 +1,6 @@
 using CsCheck;
 
-namespace AsyncUtils.GenTransform.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class ThreadedAsyncEnumerableTests
 {

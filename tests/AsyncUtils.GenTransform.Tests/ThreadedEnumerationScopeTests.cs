@@ -1,4 +1,4 @@
-namespace AsyncUtils.GenTransform.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class ThreadedEnumerationScopeTests
 {

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Lockout.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Regression tests for issue 12 (items 5, 6 and 7).</summary>
 public sealed class LockoutRegressionTests

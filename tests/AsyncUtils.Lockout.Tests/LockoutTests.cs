@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Lockout.Tests;
+namespace AsyncUtils.Tests;
 
 // Each test gets its own fake clock.
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]

@@ -7,7 +7,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Lru.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 /// <summary>Which of our caches a fixture runs against.</summary>
 public enum CacheKind

@@ -7,7 +7,7 @@
 // key-value pair, TryUpdate's Updated metric, and Trim.
 using System.Collections;
 
-namespace AsyncUtils.Lru.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)] // Adapted: xUnit, upstream's runner, makes one instance per test
 [TestFixture(CacheKind.Lru)]

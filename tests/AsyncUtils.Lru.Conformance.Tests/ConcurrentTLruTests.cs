@@ -7,7 +7,7 @@
 // a setting, not an event).
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Lru.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)] // Adapted: xUnit, upstream's runner, makes one instance per test
 public sealed class ConcurrentTLruTests

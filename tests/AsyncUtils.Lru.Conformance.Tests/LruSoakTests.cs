@@ -10,7 +10,7 @@
 // WhenConcurrentUpdateAndRemoveKvp (we have no remove-if-value).
 using System.Diagnostics;
 
-namespace AsyncUtils.Lru.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)] // Adapted: xUnit, upstream's runner, makes one instance per test
 [TestFixture(CacheKind.Lru)]

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class LruCacheTests
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using CsCheck;
 
-namespace AsyncUtils.Lru.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class LruConcurrencyTests
 {

@@ -1,4 +1,4 @@
-namespace AsyncUtils.Lru.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// A deliberately simple reference for the caches' documented behaviour: lists searched linearly,

@@ -1,7 +1,7 @@
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Lru.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Random operation sequences run against the real caches and against <see cref="LruModel"/>;

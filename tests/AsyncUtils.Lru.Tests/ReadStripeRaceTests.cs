@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace AsyncUtils.Lru.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Regression tests for the read buffer: more threads than stripes race reads, so threads share a

@@ -1,7 +1,7 @@
 // Not ported: where PrioritySemaphore differs from SemaphoreSlim on purpose, these tests state
 // what it does instead. The package README ("How it differs") says why.
 
-namespace AsyncUtils.PrioritySemaphore.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 public sealed class DeliberateDifferencesTests
 {

@@ -3,7 +3,7 @@
 // Adaptations as in SemaphoreSlimTests.cs: TimeSpan timeouts instead of int milliseconds,
 // .AsTask() on the ValueTasks, NUnit instead of xUnit; each is marked "// Adapted:".
 
-namespace AsyncUtils.PrioritySemaphore.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 /// <summary>SemaphoreSlim's own cancellation tests, run against <see cref="PrioritySemaphore"/>.</summary>
 public static class SemaphoreSlimCancellationTests

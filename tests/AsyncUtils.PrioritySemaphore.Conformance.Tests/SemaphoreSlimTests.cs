@@ -11,7 +11,7 @@
 // - PrioritySemaphore is not IDisposable and has no AvailableWaitHandle (it holds no kernel
 //   object): the Dispose tests state that, and the wait-handle tests read CurrentCount instead.
 
-namespace AsyncUtils.PrioritySemaphore.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 /// <summary>SemaphoreSlim's own unit tests, run against <see cref="PrioritySemaphore"/>.</summary>
 public sealed class SemaphoreSlimTests

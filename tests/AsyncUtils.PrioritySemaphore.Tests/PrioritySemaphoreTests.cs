@@ -1,4 +1,4 @@
-namespace AsyncUtils.PrioritySemaphore.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class PrioritySemaphoreTests
 {

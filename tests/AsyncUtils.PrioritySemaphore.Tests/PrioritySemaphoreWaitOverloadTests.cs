@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.PrioritySemaphore.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>The waits a SemaphoreSlim user reaches for: Wait(), Wait(token), WaitAsync(timeout[, token]).</summary>
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]

@@ -17,7 +17,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.RateLimiter.Conformance.Tests;
+namespace AsyncUtils.Conformance.Tests;
 
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class BaseRateLimiterTests

@@ -1,8 +1,8 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
-using static AsyncUtils.RateLimiter.Tests.TestClock;
+using static AsyncUtils.Tests.TestClock;
 
-namespace AsyncUtils.RateLimiter.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Regression tests for the places where the limiter broke the contract of the BCL limiters it

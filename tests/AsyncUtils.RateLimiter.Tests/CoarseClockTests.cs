@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
-using static AsyncUtils.RateLimiter.Tests.TestClock;
+using static AsyncUtils.Tests.TestClock;
 
-namespace AsyncUtils.RateLimiter.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// The system clock's fast path: grants stamped from the coarse clock at the end of its tick.

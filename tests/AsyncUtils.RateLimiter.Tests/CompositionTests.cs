@@ -2,9 +2,9 @@ using System.Threading.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
 using Polly.RateLimiting;
-using static AsyncUtils.RateLimiter.Tests.TestClock;
+using static AsyncUtils.Tests.TestClock;
 
-namespace AsyncUtils.RateLimiter.Tests;
+namespace AsyncUtils.Tests;
 
 // Each test gets its own fake clock.
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]

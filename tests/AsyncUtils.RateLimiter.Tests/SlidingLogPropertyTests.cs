@@ -3,9 +3,9 @@ using System.Text;
 using System.Threading.RateLimiting;
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
-using static AsyncUtils.RateLimiter.Tests.TestClock;
+using static AsyncUtils.Tests.TestClock;
 
-namespace AsyncUtils.RateLimiter.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Random arrival schedules on a fake clock, compared with a reference model that applies the

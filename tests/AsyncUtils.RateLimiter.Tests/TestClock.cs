@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.RateLimiter.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Builds limiters on a fake clock.</summary>
 internal static class TestClock

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Scheduler.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>A FakeTimeProvider that counts timers created, re-armed and fired, to prove there is no polling.</summary>
 internal sealed class CountingTimeProvider : TimeProvider

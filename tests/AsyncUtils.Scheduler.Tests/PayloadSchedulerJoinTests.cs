@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Scheduler.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>JoinAsync: the join() of the Python library async-utils, with a precise snapshot rule.</summary>
 public sealed class PayloadSchedulerJoinTests

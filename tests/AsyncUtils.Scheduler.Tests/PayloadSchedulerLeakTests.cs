@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Scheduler.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Nothing leaks: no token registration outlives the wait it was made for, and the heap gives memory back.</summary>
 public sealed class PayloadSchedulerLeakTests

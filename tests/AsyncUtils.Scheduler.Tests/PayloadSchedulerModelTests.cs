@@ -1,7 +1,7 @@
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Scheduler.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Random schedules, cancels and reschedules against a sorted-list model: the delivery order must match.</summary>
 public sealed class PayloadSchedulerModelTests

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using AsyncUtils.SignalService;
+using AsyncUtils;
 
 namespace AsyncUtils.SignalService.TestApp;
 

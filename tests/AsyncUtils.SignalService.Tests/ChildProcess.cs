@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Threading.Channels;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// The SignalService test app (tests/AsyncUtils.SignalService.TestApp) running as a real child

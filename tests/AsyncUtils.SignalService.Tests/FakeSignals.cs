@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Stands in for <see cref="PosixSignalRegistration"/> so that in-process tests never install a

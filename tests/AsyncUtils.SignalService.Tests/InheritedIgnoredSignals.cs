@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Reads which signals this process inherited as ignored (SIG_IGN), from the <c>SigIgn</c> mask in

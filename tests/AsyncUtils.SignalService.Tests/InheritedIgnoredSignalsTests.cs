@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>The check that lets the SIGHUP process test say why it cannot run under nohup.</summary>
 [Platform("Linux", Reason = "Reads /proc/self/status.")]

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>A thread-safe record of what ran, in order.</summary>
 internal sealed class Log

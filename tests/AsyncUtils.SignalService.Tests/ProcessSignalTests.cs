@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// End-to-end: a real worker process (tests/AsyncUtils.SignalService.TestApp) receives real

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using CsCheck;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class SignalHostConcurrencyTests
 {

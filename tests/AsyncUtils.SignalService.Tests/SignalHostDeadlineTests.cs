@@ -1,4 +1,4 @@
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Per-join timeouts and the total shutdown deadline, on a fake clock.</summary>
 public sealed class SignalHostDeadlineTests

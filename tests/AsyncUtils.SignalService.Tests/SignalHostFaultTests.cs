@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>What a throwing step does: recorded, the rest still run, the handlers still removed, the exit code says so.</summary>
 public sealed class SignalHostFaultTests

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>The run's order of steps, its signal handlers, and what each cause reports.</summary>
 public sealed class SignalHostLifecycleTests

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
-namespace AsyncUtils.SignalService.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Second signals, reload and ignore actions, and the Windows-style hold, through the host's handler.</summary>
 public sealed class SignalHostSignalTests

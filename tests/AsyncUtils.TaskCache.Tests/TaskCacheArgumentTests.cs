@@ -1,4 +1,4 @@
-namespace AsyncUtils.TaskCache.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class TaskCacheArgumentTests
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.TaskCache.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class TaskCacheConcurrencyTests
 {

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.TaskCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// Memory is bounded by the entries the cache stores: a result that left the cache (evicted,

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace AsyncUtils.TaskCache.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// The shared task's failure belongs to the cache: when every caller stopped waiting (with

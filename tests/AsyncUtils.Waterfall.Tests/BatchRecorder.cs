@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.Waterfall.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Records every batch a waterfall delivers and lets a test wait (bounded) for them.</summary>
 internal sealed class BatchRecorder<T> : IDisposable

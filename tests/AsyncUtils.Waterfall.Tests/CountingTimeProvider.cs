@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Waterfall.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>A <see cref="FakeTimeProvider"/> that counts how often any of its timers fires.</summary>
 internal sealed class CountingTimeProvider : TimeProvider

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Waterfall.Tests;
+namespace AsyncUtils.Tests;
 
 public sealed class WaterfallConcurrencyTests
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 
-namespace AsyncUtils.Waterfall.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>Ordered delivery, and a callback that tries to wait for its own waterfall's stop.</summary>
 public sealed class WaterfallOrderingTests

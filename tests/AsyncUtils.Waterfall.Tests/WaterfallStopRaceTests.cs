@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AsyncUtils.Waterfall.Tests;
+namespace AsyncUtils.Tests;
 
 /// <summary>
 /// StopAsync racing producers on real threads (bounded): every item a <c>TryPut</c> accepted is

@@ -1,6 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.RateLimiter;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

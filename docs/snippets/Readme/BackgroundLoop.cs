@@ -1,4 +1,4 @@
-using AsyncUtils.BackgroundLoop;
+using AsyncUtils;
 using AsyncUtils.Docs.Snippets;
 
 namespace ReadmeSnippets;

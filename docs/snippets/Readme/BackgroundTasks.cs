@@ -1,5 +1,5 @@
 using System.Net;
-using AsyncUtils.BackgroundTasks;
+using AsyncUtils;
 using AsyncUtils.Docs.Snippets;
 
 namespace ReadmeSnippets;

@@ -1,4 +1,4 @@
-using AsyncUtils.CoroutineCache;
+using AsyncUtils;
 using AsyncUtils.Docs.Snippets;
 
 namespace ReadmeSnippets;

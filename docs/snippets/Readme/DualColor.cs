@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.DualColor;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

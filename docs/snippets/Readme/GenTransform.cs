@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.GenTransform;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.Lockout;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.Lru;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.PrioritySemaphore;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

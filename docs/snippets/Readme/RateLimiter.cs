@@ -1,6 +1,6 @@
 using System.Threading.RateLimiting;
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.RateLimiter;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

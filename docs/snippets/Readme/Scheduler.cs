@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.Scheduler;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.SignalService;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

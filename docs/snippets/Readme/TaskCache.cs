@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.TaskCache;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

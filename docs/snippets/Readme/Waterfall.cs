@@ -1,5 +1,5 @@
 using AsyncUtils.Docs.Snippets;
-using AsyncUtils.Waterfall;
+using AsyncUtils;
 
 namespace ReadmeSnippets;
 

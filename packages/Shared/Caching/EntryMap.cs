@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using AsyncUtils.Lru;
+using AsyncUtils;
 
 namespace AsyncUtils.Shared.Caching;
 
