@@ -177,6 +177,7 @@ internal sealed class DualEngine<T, TOut, TStore>
     internal PutStatus Put(T item, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        long start = StartOfWait(timeout);
         AfterPut after = default;
         PutOutcome outcome;
         BlockingWaiter<T>? waiter = null;
@@ -205,7 +206,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             }
         }
 
-        WaitStatus status = WaitBlocking(_putters, waiter, timeout, cancellationToken);
+        WaitStatus status = WaitBlocking(_putters, waiter, start, timeout, cancellationToken);
         waiter.Return();
         return status switch
         {
@@ -339,6 +340,7 @@ internal sealed class DualEngine<T, TOut, TStore>
     internal TakeStatus Take(out TOut? item, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        long start = StartOfWait(timeout);
         AfterTake after = default;
         BlockingWaiter<TOut>? waiter = null;
         bool taken;
@@ -371,7 +373,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             return completed ? TakeStatus.Completed : TakeStatus.TimedOut;
         }
 
-        WaitStatus status = WaitBlocking(_takers, waiter, timeout, cancellationToken);
+        WaitStatus status = WaitBlocking(_takers, waiter, start, timeout, cancellationToken);
         item = waiter.Value;
         waiter.Return();
         return status switch
@@ -685,19 +687,34 @@ internal sealed class DualEngine<T, TOut, TStore>
 
     private void SetCompletion(TaskCompletionSource completion) => DualThrow.Complete(completion, _error);
 
+    /// <summary>When a blocking wait with this timeout began (read only when it can expire).</summary>
+    private long StartOfWait(TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.Zero ? 0 : _time.GetTimestamp();
+
     /// <summary>
     /// Blocks until the waiter is removed from its list by a grant, completion, timeout or
     /// cancellation, and returns how it ended. Holds no lock while blocked.
     /// </summary>
-    private WaitStatus WaitBlocking<TValue>(WaiterList<TValue> list, BlockingWaiter<TValue> waiter, TimeSpan timeout, CancellationToken cancellationToken)
+    private WaitStatus WaitBlocking<TValue>(WaiterList<TValue> list, BlockingWaiter<TValue> waiter, long start, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // The timeout counts from the call, not from when this thread got round to waiting: the
+        // waiter is visible in the queue (and the clock may move) before the wait begins.
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            timeout -= _time.GetElapsedTime(start);
+            if (timeout < TimeSpan.Zero)
+            {
+                timeout = TimeSpan.Zero;
+            }
+        }
+
         bool signaled;
         bool canceled = false;
         ExceptionDispatchInfo? interrupt = null;
         TimeoutTimer<TValue>? timer = null;
         try
         {
-            if (_systemTime || timeout == Timeout.InfiniteTimeSpan)
+            if (_systemTime || timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.Zero)
             {
                 signaled = waiter.Wait(timeout, cancellationToken);
             }

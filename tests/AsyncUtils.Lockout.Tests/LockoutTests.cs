@@ -182,7 +182,7 @@ public sealed class LockoutTests
     [Test]
     public async Task In_fifo_mode_a_lone_waiter_is_released_although_nobody_is_inside()
     {
-        // The seed's FIFO lockout released a waiter only when an earlier entrant left, so the first
+        // The Python library async-utils' FIFO lockout released a waiter only when an earlier entrant left, so the first
         // waiter after a lockout could wait forever. Here release depends on time alone.
         var lockout = Create(fifo: true);
         lockout.LockFor(Second);
