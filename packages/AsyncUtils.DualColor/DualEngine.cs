@@ -177,16 +177,26 @@ internal sealed class DualEngine<T, TOut, TStore>
     internal PutStatus Put(T item, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        long start = StartOfWait(timeout);
         AfterPut after = default;
         PutOutcome outcome;
         BlockingWaiter<T>? waiter = null;
+
+        // On an injected clock the timeout is armed before the waiter can be seen in the queue, so
+        // it counts from the call: the clock may move before this thread gets round to waiting.
+        BlockingWaiter<T>? rented = null;
+        TimeoutTimer<T>? timer = null;
+        if (!_systemTime && _fullMode == QueueFullMode.Wait && timeout != TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            rented = BlockingWaiter<T>.Rent();
+            timer = new TimeoutTimer<T>(_putters, rented, _time, timeout);
+        }
+
         lock (_sync)
         {
             outcome = PutLocked(item, ref after);
-            if (outcome == PutOutcome.Full && _fullMode == QueueFullMode.Wait && timeout != TimeSpan.Zero)
+            if (outcome == PutOutcome.Full && _fullMode == QueueFullMode.Wait && timeout != TimeSpan.Zero && timer is not { FiredLocked: true })
             {
-                waiter = BlockingWaiter<T>.Rent();
+                waiter = rented ?? BlockingWaiter<T>.Rent();
                 waiter.Value = item;
                 _putters.EnqueueLocked(waiter);
             }
@@ -194,6 +204,8 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         if (waiter is null)
         {
+            timer?.Dispose();
+            rented?.Return();
             switch (outcome)
             {
                 case PutOutcome.Done:
@@ -206,7 +218,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             }
         }
 
-        WaitStatus status = WaitBlocking(_putters, waiter, start, timeout, cancellationToken);
+        WaitStatus status = WaitBlocking(_putters, waiter, timer, timeout, cancellationToken);
         waiter.Return();
         return status switch
         {
@@ -340,11 +352,20 @@ internal sealed class DualEngine<T, TOut, TStore>
     internal TakeStatus Take(out TOut? item, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        long start = StartOfWait(timeout);
         AfterTake after = default;
         BlockingWaiter<TOut>? waiter = null;
         bool taken;
         bool completed = false;
+
+        // As in Put: on an injected clock the timeout counts from the call.
+        BlockingWaiter<TOut>? rented = null;
+        TimeoutTimer<TOut>? timer = null;
+        if (!_systemTime && timeout != TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            rented = BlockingWaiter<TOut>.Rent();
+            timer = new TimeoutTimer<TOut>(_takers, rented, _time, timeout);
+        }
+
         lock (_sync)
         {
             taken = TakeLocked(out item, ref after);
@@ -354,12 +375,18 @@ internal sealed class DualEngine<T, TOut, TStore>
                 {
                     completed = true;
                 }
-                else if (timeout != TimeSpan.Zero)
+                else if (timeout != TimeSpan.Zero && timer is not { FiredLocked: true })
                 {
-                    waiter = BlockingWaiter<TOut>.Rent();
+                    waiter = rented ?? BlockingWaiter<TOut>.Rent();
                     _takers.EnqueueLocked(waiter);
                 }
             }
+        }
+
+        if (waiter is null)
+        {
+            timer?.Dispose();
+            rented?.Return();
         }
 
         if (taken)
@@ -373,7 +400,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             return completed ? TakeStatus.Completed : TakeStatus.TimedOut;
         }
 
-        WaitStatus status = WaitBlocking(_takers, waiter, start, timeout, cancellationToken);
+        WaitStatus status = WaitBlocking(_takers, waiter, timer, timeout, cancellationToken);
         item = waiter.Value;
         waiter.Return();
         return status switch
@@ -687,42 +714,20 @@ internal sealed class DualEngine<T, TOut, TStore>
 
     private void SetCompletion(TaskCompletionSource completion) => DualThrow.Complete(completion, _error);
 
-    /// <summary>When a blocking wait with this timeout began (read only when it can expire).</summary>
-    private long StartOfWait(TimeSpan timeout) =>
-        timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.Zero ? 0 : _time.GetTimestamp();
-
     /// <summary>
     /// Blocks until the waiter is removed from its list by a grant, completion, timeout or
     /// cancellation, and returns how it ended. Holds no lock while blocked.
     /// </summary>
-    private WaitStatus WaitBlocking<TValue>(WaiterList<TValue> list, BlockingWaiter<TValue> waiter, long start, TimeSpan timeout, CancellationToken cancellationToken)
+    private static WaitStatus WaitBlocking<TValue>(WaiterList<TValue> list, BlockingWaiter<TValue> waiter, TimeoutTimer<TValue>? timer, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        // The timeout counts from the call, not from when this thread got round to waiting: the
-        // waiter is visible in the queue (and the clock may move) before the wait begins.
-        if (timeout != Timeout.InfiniteTimeSpan)
-        {
-            timeout -= _time.GetElapsedTime(start);
-            if (timeout < TimeSpan.Zero)
-            {
-                timeout = TimeSpan.Zero;
-            }
-        }
-
         bool signaled;
         bool canceled = false;
         ExceptionDispatchInfo? interrupt = null;
-        TimeoutTimer<TValue>? timer = null;
         try
         {
-            if (_systemTime || timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.Zero)
-            {
-                signaled = waiter.Wait(timeout, cancellationToken);
-            }
-            else
-            {
-                timer = new TimeoutTimer<TValue>(list, waiter, _time, timeout);
-                signaled = waiter.Wait(Timeout.InfiniteTimeSpan, cancellationToken);
-            }
+            // An injected clock's timer (armed at the call) ends the wait; on the system clock the
+            // wait handle times it.
+            signaled = waiter.Wait(timer is null ? timeout : Timeout.InfiniteTimeSpan, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

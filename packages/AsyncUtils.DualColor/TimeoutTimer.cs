@@ -11,6 +11,7 @@ internal sealed class TimeoutTimer<TValue> : IDisposable
     private readonly Waiter<TValue> _waiter;
     private readonly ITimer _timer;
     private bool _done; // owned by the queue's lock
+    private bool _fired; // owned by the queue's lock
 
     internal TimeoutTimer(WaiterList<TValue> list, Waiter<TValue> waiter, TimeProvider time, TimeSpan timeout)
     {
@@ -18,6 +19,9 @@ internal sealed class TimeoutTimer<TValue> : IDisposable
         _waiter = waiter;
         _timer = time.CreateTimer(static state => ((TimeoutTimer<TValue>)state!).Fire(), this, timeout, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>Whether the timeout has passed (read under the queue's lock): a waiter not queued yet then never queues.</summary>
+    internal bool FiredLocked => _fired;
 
     public void Dispose()
     {
@@ -34,6 +38,7 @@ internal sealed class TimeoutTimer<TValue> : IDisposable
         bool removed;
         lock (_list.Sync)
         {
+            _fired = true;
             removed = !_done && _list.TryRemoveLocked(_waiter, WaitStatus.TimedOut);
         }
 

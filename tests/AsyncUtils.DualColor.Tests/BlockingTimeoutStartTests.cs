@@ -3,66 +3,84 @@ using Microsoft.Extensions.Time.Testing;
 namespace AsyncUtils.Tests;
 
 /// <summary>
-/// A blocking wait's timeout counts from the call, not from when the thread got round to waiting:
-/// the waiter is visible in the queue before its timer exists, and the clock may move in between
-/// (seen in CI as a flaky <c>Blocking_timeouts_follow_the_injected_clock</c>: the clock advanced
-/// by the whole timeout in that gap, and the wait then outlived its timeout).
+/// On an injected clock a blocking wait's timeout is armed before the waiter can be seen in the
+/// queue. Before, the waiter was queued first and its timer armed after: a test that saw the
+/// waiter and advanced the clock in between lost the whole timeout (CI showed it as a flaky
+/// <c>Blocking_timeouts_follow_the_injected_clock</c>), and the wait outlived its timeout.
 /// </summary>
 public sealed class BlockingTimeoutStartTests
 {
     [Test]
-    public async Task A_blocking_take_whose_timeout_passed_before_it_began_waiting_times_out_at_once()
+    public async Task A_blocking_take_is_not_visible_as_waiting_before_its_timeout_is_armed()
     {
-        var clock = new ClockThatMovesAfterTheFirstRead(TimeSpan.FromSeconds(5));
+        using var clock = new ClockThatHoldsTimerCreation();
         var q = new DualQueue<int>(new DualQueueOptions<int> { Capacity = 1, TimeProvider = clock });
 
-        bool taken = await Task.Run(() => q.TryTake(out _, TimeSpan.FromSeconds(5))).WaitAsync(TimeSpan.FromSeconds(10));
+        Task<bool> take = Task.Run(() => q.TryTake(out _, TimeSpan.FromSeconds(5)));
+        Assert.That(clock.Entered.Wait(TimeSpan.FromSeconds(10)), Is.True, "the timeout is armed");
+        Assert.That(q.WaitingTakers, Is.Zero, "the taker is visible before its timeout exists");
+        clock.Release.Set();
 
-        Assert.That(taken, Is.False);
+        TestHelpers.WaitUntil(() => q.WaitingTakers == 1, "the taker waits");
+        clock.Advance(TimeSpan.FromSeconds(5)); // seen waiting, so its whole timeout counts from here at the latest
+        Assert.That(await take.WaitAsync(TimeSpan.FromSeconds(10)), Is.False);
         Assert.That(q.WaitingTakers, Is.Zero);
     }
 
     [Test]
-    public async Task A_blocking_put_whose_timeout_passed_before_it_began_waiting_times_out_at_once()
+    public async Task A_blocking_put_is_not_visible_as_waiting_before_its_timeout_is_armed()
     {
-        var clock = new ClockThatMovesAfterTheFirstRead(TimeSpan.FromSeconds(3));
+        using var clock = new ClockThatHoldsTimerCreation();
         var q = new DualQueue<int>(new DualQueueOptions<int> { Capacity = 1, TimeProvider = clock });
         q.Put(1);
 
-        bool put = await Task.Run(() => q.TryPut(2, TimeSpan.FromSeconds(3))).WaitAsync(TimeSpan.FromSeconds(10));
+        Task<bool> put = Task.Run(() => q.TryPut(2, TimeSpan.FromSeconds(3)));
+        Assert.That(clock.Entered.Wait(TimeSpan.FromSeconds(10)), Is.True, "the timeout is armed");
+        Assert.That(q.WaitingPutters, Is.Zero, "the putter is visible before its timeout exists");
+        clock.Release.Set();
 
-        Assert.That(put, Is.False);
+        TestHelpers.WaitUntil(() => q.WaitingPutters == 1, "the putter waits");
+        clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.That(await put.WaitAsync(TimeSpan.FromSeconds(10)), Is.False);
         Assert.That(q.WaitingPutters, Is.Zero);
-        Assert.That(q.Count, Is.EqualTo(1));
+        Assert.That(q.Count, Is.EqualTo(1), "the timed-out item never went in");
     }
 
     [Test]
-    public async Task A_blocking_take_waits_only_for_what_is_left_of_its_timeout()
+    public async Task A_timeout_that_passes_before_the_waiter_could_queue_makes_it_time_out_without_queueing()
     {
-        var clock = new ClockThatMovesAfterTheFirstRead(TimeSpan.FromSeconds(2));
+        using var clock = new ClockThatHoldsTimerCreation(advanceAfterCreating: TimeSpan.FromSeconds(5));
         var q = new DualQueue<int>(new DualQueueOptions<int> { Capacity = 1, TimeProvider = clock });
+        clock.Release.Set();
 
-        Task<bool> take = Task.Run(() => q.TryTake(out _, TimeSpan.FromSeconds(5)));
-        TestHelpers.WaitUntil(() => q.WaitingTakers == 1 && clock.Reads >= 2, "the taker waits");
-        clock.Advance(TimeSpan.FromSeconds(3)); // 2 s passed before the wait began: 3 s were left
-        Assert.That(await take.WaitAsync(TimeSpan.FromSeconds(10)), Is.False);
+        Assert.That(await Task.Run(() => q.TryTake(out _, TimeSpan.FromSeconds(5))).WaitAsync(TimeSpan.FromSeconds(10)), Is.False);
+        Assert.That(q.WaitingTakers, Is.Zero);
     }
 
-    /// <summary>A fake clock that jumps once, on the second read: time passing between the call and its wait.</summary>
-    private sealed class ClockThatMovesAfterTheFirstRead(TimeSpan jump) : FakeTimeProvider
+    /// <summary>A fake clock whose CreateTimer signals, waits for the test, and may then let time pass.</summary>
+    private sealed class ClockThatHoldsTimerCreation(TimeSpan advanceAfterCreating = default) : FakeTimeProvider, IDisposable
     {
-        private int _reads;
+        public ManualResetEventSlim Entered { get; } = new();
 
-        public int Reads => Volatile.Read(ref _reads);
+        public ManualResetEventSlim Release { get; } = new();
 
-        public override long GetTimestamp()
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
-            if (Interlocked.Increment(ref _reads) == 2)
+            Entered.Set();
+            Release.Wait(TimeSpan.FromSeconds(10));
+            ITimer timer = base.CreateTimer(callback, state, dueTime, period);
+            if (advanceAfterCreating > TimeSpan.Zero)
             {
-                Advance(jump);
+                Advance(advanceAfterCreating);
             }
 
-            return base.GetTimestamp();
+            return timer;
+        }
+
+        public void Dispose()
+        {
+            Entered.Dispose();
+            Release.Dispose();
         }
     }
 }
