@@ -2,6 +2,7 @@
 # The repository's test command (README.md prints it; .ci/run runs it). It first makes sure the
 # Debian packages that some tests need are installed, then runs every test project of the solution.
 #   - chromium: the docs site check opens the built site in headless Chromium.
+#   - redis-server: the Redis packages' tests start their own server on a free loopback port.
 # As root it installs what is missing with apt-get; otherwise it prints the exact command to run and
 # goes on (the tests that need the package then fail and name it). Extra arguments go to dotnet test.
 set -uo pipefail
@@ -12,6 +13,7 @@ export DOTNET_NOLOGO=1
 
 needed=()
 command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || needed+=(redis-server)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
