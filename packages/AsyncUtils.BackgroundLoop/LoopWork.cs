@@ -23,6 +23,9 @@ internal abstract class LoopWork
     internal LoopWork? Previous;
     internal LoopWork? Next;
     internal bool InRegistry;
+
+    /// <summary>Counted in the loop's queue depth (a listener was subscribed when it was queued); uncounted when it starts.</summary>
+    internal bool CountedInQueue;
     private int _settled;
 
     /// <summary>The first caller (completion or abandonment) wins; the other does nothing.</summary>
@@ -66,6 +69,11 @@ internal sealed class LoopWork<TResult> : LoopWork
 
     internal override void Execute()
     {
+        if (CountedInQueue)
+        {
+            _loop.LeftQueue();
+        }
+
         if (_token.IsCancellationRequested)
         {
             Canceled();

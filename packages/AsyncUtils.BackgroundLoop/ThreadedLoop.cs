@@ -61,6 +61,15 @@ namespace AsyncUtils;
 /// <b>Cost.</b> Scheduling takes one short lock and queues one task to the loop; a round trip is
 /// dominated by waking the loop thread.
 /// </para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.BackgroundLoop</c> meter publishes
+/// <c>asyncutils.loop.queue.depth</c> (functions waiting to start; kept only while a listener is
+/// subscribed, so work queued before it is not counted), <c>asyncutils.loop.outstanding</c>
+/// (<see cref="OutstandingCount"/>), both observable, and <c>asyncutils.loop.faults</c> (each
+/// exception that goes to <see cref="UnhandledException"/>, counted only while a listener is
+/// subscribed), tagged <c>asyncutils.loop.name</c> with <see cref="ThreadedLoopOptions.ThreadName"/>
+/// when one was given. A listener that throws is ignored.
+/// </para>
 /// </remarks>
 public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
 {
@@ -80,6 +89,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     private CancellationTokenSource _cancelAll = new();
     private LoopWork? _head;
     private int _outstanding;
+    private int _queued;
     private int _enqueuing;
     private int _state;
     private TaskCompletionSource? _idle;
@@ -106,6 +116,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         ValidateTimeout(_gracePeriod, $"{nameof(options)}.{nameof(ThreadedLoopOptions.CancellationGracePeriod)}");
         _time = options?.TimeProvider ?? TimeProvider.System;
         Name = options?.ThreadName ?? "AsyncUtils.ThreadedLoop";
+        MetricsName = options?.ThreadName;
 
         _context = new AsyncContext();
         _scheduler = _context.Scheduler;
@@ -158,7 +169,15 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
                 _workContext = null; // the loop's own: nothing to switch
             }
         }
+
+        BackgroundLoopMetrics.Instances.Add(this);
     }
+
+    /// <summary>The <c>asyncutils.loop.name</c> tag: the thread name when the options gave one.</summary>
+    internal string? MetricsName { get; }
+
+    /// <summary>Functions counted as queued and not started yet, for <c>asyncutils.loop.queue.depth</c>.</summary>
+    internal long QueuedForMetrics => Volatile.Read(ref _queued);
 
     /// <summary>The context from <see cref="ThreadedLoopOptions.SynchronizationContextFactory"/> that loop work runs under; <see langword="null"/> for the loop's own.</summary>
     internal SynchronizationContext? WorkContext => _workContext;
@@ -471,6 +490,9 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
         FinishOne();
     }
 
+    /// <summary>Counted work has left the queue: the loop thread is starting it.</summary>
+    internal void LeftQueue() => Interlocked.Decrement(ref _queued);
+
     /// <summary>Queues bookkeeping (never user code) to run on the loop thread, unless the loop has been told to stop.</summary>
     /// <returns><see langword="false"/> if the loop will run nothing more; the caller then does the work itself.</returns>
     internal bool TryRunOnLoop(Action<object?> callback, object state)
@@ -490,6 +512,7 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
     /// <summary>Raises <see cref="UnhandledException"/> (on the loop thread, except for work abandoned after the loop stopped) or keeps the fault for disposal.</summary>
     internal void ReportFault(Exception fault)
     {
+        BackgroundLoopMetrics.AddFault(MetricsName);
         EventHandler<ThreadedLoopExceptionEventArgs>? handler = UnhandledException;
         if (handler is null)
         {
@@ -583,6 +606,13 @@ public sealed class ThreadedLoop : IDisposable, IAsyncDisposable
 
                     _head = work;
                 }
+            }
+
+            if (BackgroundLoopMetrics.QueueDepth.Enabled)
+            {
+                // Only while someone watches: an unwatched loop pays nothing per item.
+                work.CountedInQueue = true;
+                Interlocked.Increment(ref _queued);
             }
 
             new Task(LoopWork.ExecuteCallback, work).Start(_scheduler);

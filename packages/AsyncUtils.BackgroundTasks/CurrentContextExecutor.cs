@@ -37,6 +37,13 @@ namespace AsyncUtils;
 /// Submitting after either throws <see cref="ObjectDisposedException"/>.
 /// </para>
 /// <para><b>Thread safety.</b> Every member may be called from any thread.</para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.BackgroundTasks</c> meter publishes
+/// <c>asyncutils.executor.in_flight</c> and <c>asyncutils.executor.waiting</c> (observable, read
+/// only when a listener collects) and <c>asyncutils.executor.faults</c> (calls and Map items that
+/// failed, counted only while a listener is subscribed), tagged <c>asyncutils.executor.name</c>
+/// with <see cref="Name"/> when it is set. A listener that throws is ignored.
+/// </para>
 /// </remarks>
 public sealed class CurrentContextExecutor : IAsyncDisposable
 {
@@ -65,21 +72,44 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     /// <param name="maxConcurrency">The cap; greater than zero.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxConcurrency"/> is zero or negative.</exception>
     public CurrentContextExecutor(int maxConcurrency)
+        : this(maxConcurrency, null)
+    {
+    }
+
+    /// <summary>Creates an executor with a name for its metrics, bound to the current context.</summary>
+    /// <param name="maxConcurrency">The cap; greater than zero; <see cref="int.MaxValue"/> for none.</param>
+    /// <param name="name">The <c>asyncutils.executor.name</c> tag of this executor's metrics; <see langword="null"/> for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxConcurrency"/> is zero or negative.</exception>
+    public CurrentContextExecutor(int maxConcurrency, string? name)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConcurrency);
         _cap = maxConcurrency;
         SynchronizationContext? current = SynchronizationContext.Current;
         _context = current is not null && current.GetType() != typeof(SynchronizationContext) ? current : null;
         _scheduler = _context is null ? TaskScheduler.Default : TaskScheduler.FromCurrentSynchronizationContext();
+        Name = name;
+        BackgroundTasksMetrics.Executors.Add(this);
     }
 
     /// <summary>The cap on concurrent calls, or <see langword="null"/> for none.</summary>
     public int? MaxConcurrency => _cap == int.MaxValue ? null : _cap;
 
+    /// <summary>
+    /// The name given to the constructor, added as the <c>asyncutils.executor.name</c> tag to this
+    /// executor's metrics so that several executors can be told apart; <see langword="null"/> for none.
+    /// </summary>
+    public string? Name { get; }
+
     /// <summary>The number of calls submitted and not yet finished, plus running Map lanes.</summary>
     public int OutstandingCount => Volatile.Read(ref _outstanding);
 
     internal bool IsClosed => _closed;
+
+    /// <summary>Calls and lanes holding a slot, for <c>asyncutils.executor.in_flight</c> (a lock-free read).</summary>
+    internal long RunningForMetrics => Volatile.Read(ref _running);
+
+    /// <summary>Calls and lanes waiting for a slot, for <c>asyncutils.executor.waiting</c> (a lock-free read).</summary>
+    internal long WaitingForMetrics => Volatile.Read(ref _waiterCount);
 
     internal CancellationToken ShutdownToken => _shutdown.Token;
 
@@ -380,6 +410,9 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         return WaitForSlotAsync(waiter, cancellationToken);
     }
 
+    /// <summary>A call or a Map item failed; counted only while a listener is subscribed. Never inside the lock.</summary>
+    internal void RecordFault() => BackgroundTasksMetrics.AddFaults(BackgroundTasksMetrics.ExecutorFaults, 1, BackgroundTasksMetrics.ExecutorNameTag, Name);
+
     internal void FinishOutstanding()
     {
         TaskCompletionSource? idle = null;
@@ -654,6 +687,10 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
                 catch (Exception ex)
                 {
                     result = new MapResult<TSource, TResult>(index, item, default!, ex);
+                    if (ex is not OperationCanceledException)
+                    {
+                        RecordFault();
+                    }
                 }
 
                 if (map.FailFast)

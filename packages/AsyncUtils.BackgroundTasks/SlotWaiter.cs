@@ -139,7 +139,14 @@ internal sealed class SubmittedCall<TResult> : SlotWaiter, ISubmittedCall
         }
         else
         {
-            _completion.TrySetException(inner.Exception!.InnerExceptions);
+            // Counted before the task completes, so whoever awaits it sees the count. A
+            // cancellation is not a fault, whether it ended the task or was thrown synchronously.
+            if (inner.Exception!.InnerException is not OperationCanceledException)
+            {
+                _executor.RecordFault();
+            }
+
+            _completion.TrySetException(inner.Exception.InnerExceptions);
         }
 
         _executor.ReleaseSlot();

@@ -34,6 +34,14 @@ namespace AsyncUtils;
 /// until its first <see langword="await"/>, exactly like calling an async method.
 /// </para>
 /// <para><b>Cost.</b> One short lock and one task continuation per task.</para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.BackgroundTasks</c> meter publishes
+/// <c>asyncutils.task_group.in_flight</c> (observable: <see cref="Count"/>, read only when a
+/// listener collects) and <c>asyncutils.task_group.faults</c> (each exception added to
+/// <see cref="Faults"/>, counted only while a listener is subscribed), tagged
+/// <c>asyncutils.task_group.name</c> with <see cref="TaskGroupOptions.Name"/> when it is set. A
+/// listener that throws is ignored.
+/// </para>
 /// </remarks>
 public sealed class TaskGroup : IAsyncDisposable
 {
@@ -73,7 +81,12 @@ public sealed class TaskGroup : IAsyncDisposable
 
         _failFast = options?.FailFast ?? false;
         _time = options?.TimeProvider ?? TimeProvider.System;
+        Name = options?.Name;
+        BackgroundTasksMetrics.TaskGroups.Add(this);
     }
+
+    /// <summary>The name from <see cref="TaskGroupOptions.Name"/>: the <c>asyncutils.task_group.name</c> tag of the group's metrics.</summary>
+    internal string? Name { get; }
 
     /// <summary>The group's token, given to work it starts; cancelled by <see cref="Cancel"/>, the exit timeout or fail-fast.</summary>
     public CancellationToken Token => _cts.Token;
@@ -251,6 +264,8 @@ public sealed class TaskGroup : IAsyncDisposable
             {
                 _faults.AddRange(callbackFaults.InnerExceptions);
             }
+
+            RecordFaults(callbackFaults.InnerExceptions.Count);
         }
     }
 
@@ -282,6 +297,7 @@ public sealed class TaskGroup : IAsyncDisposable
     private void Completed(Task task)
     {
         bool cancelSiblings = false;
+        int faults = 0;
         TaskCompletionSource? drained = null;
 
         // A task that ended cancelled while the group's token was not: someone else's
@@ -293,12 +309,15 @@ public sealed class TaskGroup : IAsyncDisposable
             if (task.IsFaulted)
             {
                 // Reading Exception marks the task observed.
+                int before = _faults.Count;
                 _faults.AddRange(task.Exception!.InnerExceptions);
+                faults = _faults.Count - before;
                 cancelSiblings = _failFast;
             }
             else if (foreign is not null)
             {
                 _faults.Add(foreign);
+                faults = 1;
                 cancelSiblings = _failFast;
             }
 
@@ -309,6 +328,8 @@ public sealed class TaskGroup : IAsyncDisposable
             }
         }
 
+        // Counted before the exit can complete, so whoever awaits it sees the count.
+        RecordFaults(faults);
         if (cancelSiblings)
         {
             CancelKeepingFaults();
@@ -316,4 +337,8 @@ public sealed class TaskGroup : IAsyncDisposable
 
         drained?.TrySetResult();
     }
+
+    /// <summary>Counts faults added to the list; only while a listener is subscribed, never inside the lock.</summary>
+    private void RecordFaults(int count) =>
+        BackgroundTasksMetrics.AddFaults(BackgroundTasksMetrics.TaskGroupFaults, count, BackgroundTasksMetrics.TaskGroupNameTag, Name);
 }

@@ -21,4 +21,10 @@ public sealed class TaskGroupOptions
 
     /// <summary>The clock for <see cref="ExitTimeout"/>; <see langword="null"/> uses <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>
+    /// A name for the group, added as the <c>asyncutils.task_group.name</c> tag to its metrics so
+    /// that several groups can be told apart; <see langword="null"/> (the default) adds no tag.
+    /// </summary>
+    public string? Name { get; set; }
 }

@@ -35,13 +35,21 @@ internal sealed class CacheCounters
 
     internal CoroutineCacheStatistics Snapshot()
     {
-        long hits = 0;
+        Read(out long hits, out long misses, out long coalesced, out long inFlight);
+        return new CoroutineCacheStatistics(hits, misses, coalesced, inFlight);
+    }
+
+    internal void Read(out long hits, out long misses, out long coalesced, out long inFlight)
+    {
+        hits = 0;
         for (int i = 0; i < _hits.Length; i++)
         {
             hits += Volatile.Read(ref _hits[i].Value);
         }
 
-        return new CoroutineCacheStatistics(hits, Volatile.Read(ref _misses), Volatile.Read(ref _coalesced), Volatile.Read(ref _inFlight));
+        misses = Volatile.Read(ref _misses);
+        coalesced = Volatile.Read(ref _coalesced);
+        inFlight = Volatile.Read(ref _inFlight);
     }
 
     [StructLayout(LayoutKind.Explicit, Size = 128)]

@@ -58,7 +58,7 @@ namespace AsyncUtils;
 /// </remarks>
 /// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
-public sealed class CoroutineCache<TKey, TResult>
+public sealed class CoroutineCache<TKey, TResult> : ICacheMetricsSource
     where TKey : notnull
 {
     private const long KeepForever = long.MaxValue;
@@ -73,6 +73,7 @@ public sealed class CoroutineCache<TKey, TResult>
     private readonly TimeSpan _timeout;
     private readonly bool _hasTimeout;
     private readonly CacheCounters? _counters;
+    private readonly string? _name;
     private readonly bool _fastHits; // unbounded and no counters: a hit needs only the dictionary
     private readonly ExpiryQueue<CoroutineCacheEntry<TKey, TResult>> _expiry = new(); // only entries the map holds
 
@@ -109,6 +110,10 @@ public sealed class CoroutineCache<TKey, TResult>
         }
 
         _fastHits = _dictionary is not null && _counters is null;
+        _name = options?.Name;
+
+        // Metrics read the counters above when a listener collects; nothing is added to any path.
+        CoroutineCacheMetrics.Instruments.Register(this);
     }
 
     /// <summary>
@@ -254,6 +259,25 @@ public sealed class CoroutineCache<TKey, TResult>
     /// </summary>
     /// <returns>A snapshot of the counters, or <see langword="null"/>.</returns>
     public CoroutineCacheStatistics? GetStatistics() => _counters?.Snapshot();
+
+    /// <inheritdoc/>
+    string? ICacheMetricsSource.MetricsName => _name;
+
+    /// <inheritdoc/>
+    long ICacheMetricsSource.Evictions => _map.Evictions;
+
+    /// <inheritdoc/>
+    bool ICacheMetricsSource.ReadCounters(out long hits, out long misses, out long coalesced, out long inFlight)
+    {
+        if (_counters is null)
+        {
+            hits = misses = coalesced = inFlight = 0;
+            return false;
+        }
+
+        _counters.Read(out hits, out misses, out coalesced, out inFlight);
+        return true;
+    }
 
     // ------------------------------------------------------------------ lookup, start and wait
 

@@ -103,4 +103,12 @@ public sealed class CoroutineCacheOptions<TKey, TResult>
     /// interlocked add, a few nanoseconds on a path that otherwise costs little more.
     /// </summary>
     public bool TrackStatistics { get; set; }
+
+    /// <summary>
+    /// A name for this cache, added as the <c>asyncutils.cache.name</c> tag to its metrics (meter
+    /// <c>AsyncUtils.CoroutineCache</c>) so that several caches can be told apart; <see langword="null"/> (the
+    /// default) adds no tag. Requests, coalesced requests and calls in flight are published only
+    /// with <see cref="TrackStatistics"/>; the size, and evictions of a bounded cache, always.
+    /// </summary>
+    public string? Name { get; set; }
 }

@@ -30,6 +30,12 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
 
     internal short Version => _core.Version;
 
+    /// <summary>Whether this wait is timed for the metrics (a listener was subscribed when it began).</summary>
+    internal bool Timed { get; set; }
+
+    /// <summary>When this timed wait began, on the queue's clock.</summary>
+    internal long WaitStart { get; set; }
+
     /// <summary>Registers for cancellation; called after the waiter is queued and the lock released.</summary>
     internal void RegisterCancellation(CancellationToken cancellationToken)
     {
@@ -89,6 +95,11 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
         }
         finally
         {
+            if (Timed && _owner.Timing is { } timing)
+            {
+                DualColorMetrics.RecordWait(timing, WaitStart, Status);
+            }
+
             Recycle();
         }
     }
@@ -110,6 +121,7 @@ internal sealed class AsyncWaiter<TValue> : Waiter<TValue>, IValueTaskSource<TVa
         _registration = default;
         _core.Reset();
         _hasContinuation = false;
+        Timed = false;
         Value = default!;
         Error = null;
         Status = WaitStatus.Waiting;

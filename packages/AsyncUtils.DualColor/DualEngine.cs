@@ -39,7 +39,7 @@ internal enum TakeStatus
 /// releasing the lock; async waiters complete with asynchronous continuations.
 /// </para>
 /// </remarks>
-internal sealed class DualEngine<T, TOut, TStore>
+internal sealed class DualEngine<T, TOut, TStore> : IDualColorMetricsSource
     where TStore : struct, IDualStore<T, TOut>
 {
     private readonly SyncLock _sync = new();
@@ -63,7 +63,7 @@ internal sealed class DualEngine<T, TOut, TStore>
     private Exception? _error;
     private TaskCompletionSource? _completion;
 
-    internal DualEngine(TStore store, int? capacity, QueueFullMode fullMode, Action<T>? onDropped, TimeProvider? timeProvider)
+    internal DualEngine(TStore store, int? capacity, QueueFullMode fullMode, Action<T>? onDropped, TimeProvider? timeProvider, string? name = null)
     {
         _store = store;
         _boundedCapacity = capacity;
@@ -72,8 +72,10 @@ internal sealed class DualEngine<T, TOut, TStore>
         _onDropped = onDropped;
         _time = timeProvider ?? TimeProvider.System;
         _systemTime = ReferenceEquals(_time, TimeProvider.System);
-        _takers = new WaiterList<TOut>(_sync);
-        _putters = new WaiterList<T>(_sync);
+        _takers = new WaiterList<TOut>(_sync) { Timing = new WaitTiming(_time, "take", name) };
+        _putters = new WaiterList<T>(_sync) { Timing = new WaitTiming(_time, "put", name) };
+        Name = name;
+        DualColorMetrics.Instances.Add(this);
     }
 
     private enum PutOutcome
@@ -84,6 +86,15 @@ internal sealed class DualEngine<T, TOut, TStore>
     }
 
     internal int? Capacity => _boundedCapacity;
+
+    /// <summary>The name from the options: the <c>asyncutils.queue.name</c> tag of the queue's metrics.</summary>
+    public string? Name { get; }
+
+    long IDualColorMetricsSource.DepthForMetrics => Count;
+
+    long IDualColorMetricsSource.WaitingPuttersForMetrics => WaitingPutters;
+
+    long IDualColorMetricsSource.WaitingTakersForMetrics => WaitingTakers;
 
     internal QueueFullMode FullMode => _fullMode;
 
@@ -191,6 +202,10 @@ internal sealed class DualEngine<T, TOut, TStore>
             timer = new TimeoutTimer<T>(_putters, rented, _time, timeout);
         }
 
+        // A wait is timed from the call, like its timeout, and only while a listener is subscribed.
+        bool timed = _fullMode == QueueFullMode.Wait && timeout != TimeSpan.Zero && DualColorMetrics.WaitDuration.Enabled;
+        long waitStart = timed ? _time.GetTimestamp() : 0;
+
         lock (_sync)
         {
             outcome = PutLocked(item, ref after);
@@ -220,6 +235,11 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         WaitStatus status = WaitBlocking(_putters, waiter, timer, timeout, cancellationToken);
         waiter.Return();
+        if (timed)
+        {
+            DualColorMetrics.RecordWait(_putters.Timing!, waitStart, status);
+        }
+
         return status switch
         {
             WaitStatus.Granted => PutStatus.Accepted,
@@ -254,6 +274,7 @@ internal sealed class DualEngine<T, TOut, TStore>
 
         if (waiter is not null)
         {
+            StartTiming(waiter);
             waiter.RegisterCancellation(cancellationToken);
             return new ValueTask(waiter, version);
         }
@@ -366,6 +387,10 @@ internal sealed class DualEngine<T, TOut, TStore>
             timer = new TimeoutTimer<TOut>(_takers, rented, _time, timeout);
         }
 
+        // As in Put: timed from the call, only while a listener is subscribed.
+        bool timed = timeout != TimeSpan.Zero && DualColorMetrics.WaitDuration.Enabled;
+        long waitStart = timed ? _time.GetTimestamp() : 0;
+
         lock (_sync)
         {
             taken = TakeLocked(out item, ref after);
@@ -403,6 +428,11 @@ internal sealed class DualEngine<T, TOut, TStore>
         WaitStatus status = WaitBlocking(_takers, waiter, timer, timeout, cancellationToken);
         item = waiter.Value;
         waiter.Return();
+        if (timed)
+        {
+            DualColorMetrics.RecordWait(_takers.Timing!, waitStart, status);
+        }
+
         return status switch
         {
             WaitStatus.Granted => TakeStatus.Taken,
@@ -446,6 +476,7 @@ internal sealed class DualEngine<T, TOut, TStore>
             return DualThrow.Failed<TOut>(DualThrow.CompletedForTake(_error));
         }
 
+        StartTiming(waiter);
         waiter.RegisterCancellation(cancellationToken);
         return new ValueTask<TOut>(waiter, version);
     }
@@ -713,6 +744,20 @@ internal sealed class DualEngine<T, TOut, TStore>
     }
 
     private void SetCompletion(TaskCompletionSource completion) => DualThrow.Complete(completion, _error);
+
+    /// <summary>
+    /// A put or take just queued an async waiter (the lock is released, the caller has not got its
+    /// task yet): while a listener is subscribed, the wait is timed, and recorded when the caller
+    /// reads the outcome.
+    /// </summary>
+    private void StartTiming<TValue>(AsyncWaiter<TValue> waiter)
+    {
+        if (DualColorMetrics.WaitDuration.Enabled)
+        {
+            waiter.WaitStart = _time.GetTimestamp();
+            waiter.Timed = true;
+        }
+    }
 
     /// <summary>
     /// Blocks until the waiter is removed from its list by a grant, completion, timeout or

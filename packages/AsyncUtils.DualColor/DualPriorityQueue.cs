@@ -52,6 +52,13 @@ namespace AsyncUtils;
 /// async waits use pooled waiters (a <see cref="ValueTask"/> must be awaited once, as usual);
 /// a blocking wait reuses one event per thread, spinning briefly before it sleeps.
 /// </para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.DualColor</c> meter publishes <c>asyncutils.queue.depth</c>
+/// and <c>asyncutils.queue.waiters</c> (observable, read only when a listener collects) and
+/// <c>asyncutils.queue.wait.duration</c> (how long a put or take that had to wait waited, measured
+/// only while a listener is subscribed), tagged <c>asyncutils.queue.name</c> with
+/// <see cref="DualPriorityQueueOptions{TElement, TPriority}.Name"/> when it is set. A listener that throws is ignored.
+/// </para>
 /// </remarks>
 /// <typeparam name="TElement">The element type.</typeparam>
 /// <typeparam name="TPriority">The priority type.</typeparam>
@@ -97,7 +104,8 @@ public sealed class DualPriorityQueue<TElement, TPriority>
             capacity,
             mode,
             onDropped is null ? null : item => onDropped(item.Element, item.Priority),
-            options.TimeProvider);
+            options.TimeProvider,
+            options.Name);
     }
 
     /// <summary>The comparer that orders priorities; the smallest is taken first.</summary>

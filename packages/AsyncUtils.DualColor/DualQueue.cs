@@ -52,6 +52,13 @@ namespace AsyncUtils;
 /// async waits use pooled waiters (a <see cref="ValueTask"/> must be awaited once, as usual);
 /// a blocking wait reuses one event per thread, spinning briefly before it sleeps.
 /// </para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.DualColor</c> meter publishes <c>asyncutils.queue.depth</c>
+/// and <c>asyncutils.queue.waiters</c> (observable, read only when a listener collects) and
+/// <c>asyncutils.queue.wait.duration</c> (how long a put or take that had to wait waited, measured
+/// only while a listener is subscribed), tagged <c>asyncutils.queue.name</c> with
+/// <see cref="DualQueueOptions{T}.Name"/> when it is set. A listener that throws is ignored.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
 [SuppressMessage("Naming", "CA1711", Justification = "It is a queue, named like ConcurrentQueue and PriorityQueue.")]
@@ -87,7 +94,7 @@ public sealed class DualQueue<T>
         int? capacity = options.Capacity;
         QueueFullMode mode = options.FullMode;
         DualThrow.ValidateSettings(capacity, mode, nameof(options));
-        _engine = new(new FifoStore<T>(capacity), capacity, mode, options.OnDropped, options.TimeProvider);
+        _engine = new(new FifoStore<T>(capacity), capacity, mode, options.OnDropped, options.TimeProvider, options.Name);
     }
 
     /// <summary>The most items the queue holds, or <see langword="null"/> when it is unbounded.</summary>

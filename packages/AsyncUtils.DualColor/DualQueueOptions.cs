@@ -32,4 +32,10 @@ public sealed class DualQueueOptions<T>
     /// <see langword="null"/>. Tests pass a fake clock to time out waits without sleeping.
     /// </summary>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>
+    /// A name for the queue, added as the <c>asyncutils.queue.name</c> tag to its metrics so that
+    /// several queues can be told apart; <see langword="null"/> (the default) adds no tag.
+    /// </summary>
+    public string? Name { get; set; }
 }

@@ -27,6 +27,9 @@ internal sealed class WaiterList<TValue>
 
     internal int Count => _count;
 
+    /// <summary>How this list's waits are recorded in <c>asyncutils.queue.wait.duration</c>; <see langword="null"/> for lists whose waits are not (wait-to-read/write).</summary>
+    internal WaitTiming? Timing { get; init; }
+
     internal bool IsEmpty => _head is null;
 
     internal void EnqueueLocked(Waiter<TValue> waiter)

@@ -72,6 +72,7 @@ public sealed class Lockout
     private LockoutWaiter? _head;
     private LockoutWaiter? _tail;
     private int _waitingCount;
+    private long _waitsStarted;
     private bool _releasing;
     private ITimer? _timer;
     private long _timerDue = Never;
@@ -88,6 +89,10 @@ public sealed class Lockout
     {
         _clock = new Clock(options?.TimeProvider ?? TimeProvider.System);
         _fifo = options?.Fifo ?? false;
+        MetricsName = options?.Name;
+
+        // Metrics read the state above when a listener collects; entering pays nothing for them.
+        LockoutMetrics.Register(this);
     }
 
     /// <summary>Whether waiters are let in one at a time in arrival order (<see cref="LockoutOptions.Fifo"/>).</summary>
@@ -218,6 +223,12 @@ public sealed class Lockout
         }
     }
 
+    /// <summary>The name given in the options, for the metrics' tag.</summary>
+    internal string? MetricsName { get; }
+
+    /// <summary>The calls to <see cref="EnterAsync()"/> that had to wait, since creation.</summary>
+    internal long WaitsStarted => Volatile.Read(ref _waitsStarted);
+
     /// <summary>
     /// Hands a waiter the registration made on its token outside the lock, or removes it when the
     /// waiter was let in (or cancelled) meanwhile: a registration left on a long-lived token would
@@ -302,6 +313,7 @@ public sealed class Lockout
 
             waiter = new LockoutWaiter(this, _fifo, cancellationToken);
             Enqueue(waiter);
+            Volatile.Write(ref _waitsStarted, _waitsStarted + 1);
             if (ended && !_releasing)
             {
                 // FIFO, lockout over, waiters left and no release under way (the timer is late).

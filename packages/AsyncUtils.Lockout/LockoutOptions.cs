@@ -14,4 +14,11 @@ public sealed class LockoutOptions
 
     /// <summary>The clock and timers; <see langword="null"/> means <see cref="System.TimeProvider.System"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>
+    /// A name for this lockout, added as the <c>asyncutils.lockout.name</c> tag to its metrics (meter
+    /// <c>AsyncUtils.Lockout</c>) so that several lockouts can be told apart; <see langword="null"/>
+    /// (the default) adds no tag.
+    /// </summary>
+    public string? Name { get; set; }
 }

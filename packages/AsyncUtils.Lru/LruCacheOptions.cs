@@ -26,4 +26,11 @@ public sealed class LruCacheOptions<TKey, TValue>
     /// few nanoseconds per read, so it is paid only by those who ask for it.
     /// </summary>
     public bool TrackStatistics { get; set; }
+
+    /// <summary>
+    /// A name for this cache, added as the <c>asyncutils.cache.name</c> tag to its metrics (meter
+    /// <c>AsyncUtils.Lru</c>) so that several caches can be told apart; <see langword="null"/> (the
+    /// default) adds no tag. The hit and miss counts are published only with <see cref="TrackStatistics"/>.
+    /// </summary>
+    public string? Name { get; set; }
 }

@@ -33,7 +33,7 @@ namespace AsyncUtils;
 /// Memory is bounded by the capacity whatever the volume of inserts.
 /// </para>
 /// </remarks>
-internal sealed class LruCore<TKey, TValue>
+internal sealed class LruCore<TKey, TValue> : ILruMetricsSource
     where TKey : notnull
 {
     private const int ExpiredPerOperation = 2;
@@ -49,6 +49,7 @@ internal sealed class LruCore<TKey, TValue>
     private readonly bool _systemTime;
     private readonly Action<TKey, TValue, CacheRemovalReason>? _onRemoved;
     private readonly bool _trackStatistics;
+    private readonly string? _name;
 
 #if NET9_0_OR_GREATER
     private readonly Lock _sync = new();
@@ -82,6 +83,10 @@ internal sealed class LruCore<TKey, TValue>
         _stripes = new ReadStripe<LruNode<TKey, TValue>>?[stripes];
         _stripeMask = stripes - 1;
         _pendingScratch = new ReadStripe<LruNode<TKey, TValue>>[stripes];
+        _name = options?.Name;
+
+        // Metrics read the counters above when a listener collects; nothing is added to any path.
+        LruMetrics.Register(this);
     }
 
     internal int Capacity => _capacity;
@@ -89,6 +94,15 @@ internal sealed class LruCore<TKey, TValue>
     internal int Count => Volatile.Read(ref _s.Count);
 
     internal TimeProvider TimeProvider => _timeProvider;
+
+    /// <inheritdoc/>
+    public string? Name => _name;
+
+    /// <inheritdoc/>
+    int ILruMetricsSource.Count => Count;
+
+    /// <inheritdoc/>
+    int ILruMetricsSource.Capacity => _capacity;
 
     private bool HasTtl => _ttlTicks != 0;
 
@@ -471,15 +485,25 @@ internal sealed class LruCore<TKey, TValue>
         }
     }
 
-    internal LruCacheStatistics? GetStatistics()
+    internal LruCacheStatistics? GetStatistics() =>
+        ReadCounters(out long hits, out long misses, out long evictions, out long expirations)
+            ? new LruCacheStatistics(hits, misses, evictions, expirations)
+            : null;
+
+    /// <inheritdoc/>
+    public bool ReadCounters(out long hits, out long misses, out long evictions, out long expirations)
     {
+        // Evictions and expirations are counted by every write, which holds the lock anyway.
+        evictions = Volatile.Read(ref _s.Evictions);
+        expirations = Volatile.Read(ref _s.Expirations);
+        hits = misses = 0;
         if (!_trackStatistics)
         {
-            return null;
+            return false;
         }
 
-        long hits = Volatile.Read(ref _s.LockedHits);
-        long misses = Volatile.Read(ref _s.LockedMisses);
+        hits = Volatile.Read(ref _s.LockedHits);
+        misses = Volatile.Read(ref _s.LockedMisses);
         foreach (ReadStripe<LruNode<TKey, TValue>>? stripe in _stripes)
         {
             if (stripe is not null)
@@ -489,7 +513,7 @@ internal sealed class LruCore<TKey, TValue>
             }
         }
 
-        return new LruCacheStatistics(hits, misses, Volatile.Read(ref _s.Evictions), Volatile.Read(ref _s.Expirations));
+        return true;
     }
 
     // ---------------------------------------------------------------- under the lock

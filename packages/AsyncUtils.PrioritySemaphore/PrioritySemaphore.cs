@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 #if NET9_0_OR_GREATER
 using LockType = System.Threading.Lock;
 #else
@@ -74,6 +75,22 @@ public sealed class PrioritySemaphore
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="timeProvider"/> is <see langword="null"/>.</exception>
     public PrioritySemaphore(int initialCount, int maxCount, TimeProvider timeProvider)
+        : this(initialCount, maxCount, timeProvider, null)
+    {
+    }
+
+    /// <summary>Creates a semaphore with a name for its metrics.</summary>
+    /// <param name="initialCount">The permits available at first; between zero and <paramref name="maxCount"/>.</param>
+    /// <param name="maxCount">The most permits the semaphore can hold; a release beyond it throws <see cref="SemaphoreFullException"/>.</param>
+    /// <param name="timeProvider">Creates the timers of waits with a timeout, and times the waits for the metrics.</param>
+    /// <param name="name">
+    /// Added as the <c>asyncutils.semaphore.name</c> tag to the semaphore's metrics (meter
+    /// <c>AsyncUtils.PrioritySemaphore</c>) so that several semaphores can be told apart;
+    /// <see langword="null"/> adds no tag.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="timeProvider"/> is <see langword="null"/>.</exception>
+    public PrioritySemaphore(int initialCount, int maxCount, TimeProvider timeProvider, string? name)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
         ArgumentOutOfRangeException.ThrowIfNegative(initialCount);
@@ -82,6 +99,10 @@ public sealed class PrioritySemaphore
         _count = initialCount;
         MaxCount = maxCount;
         _timeProvider = timeProvider;
+        Name = name;
+
+        // Metrics read the counts above when a listener collects; an acquire pays nothing for them.
+        PrioritySemaphoreMetrics.Register(this);
     }
 
     /// <summary>The permits available now.</summary>
@@ -89,6 +110,9 @@ public sealed class PrioritySemaphore
 
     /// <summary>The most permits the semaphore can hold.</summary>
     public int MaxCount { get; }
+
+    /// <summary>The name given to the constructor, the <c>asyncutils.semaphore.name</c> tag of its metrics; <see langword="null"/> if none.</summary>
+    public string? Name { get; }
 
     /// <summary>The waiters now queued (blocking and async).</summary>
     public int WaitingCount => Volatile.Read(ref _waitingCount);
@@ -293,6 +317,38 @@ public sealed class PrioritySemaphore
     }
 
     /// <summary>Called by a waiter's timeout timer.</summary>
+    /// <summary>
+    /// Records how long a queued caller waited, on its own thread once it has the outcome, outside
+    /// the lock. A listener that throws is ignored: it must not change the outcome.
+    /// </summary>
+    internal void RecordWait(long enqueuedAt, string result)
+    {
+        Histogram<double> histogram = PrioritySemaphoreMetrics.WaitDuration;
+        if (!histogram.Enabled)
+        {
+            return;
+        }
+
+        try
+        {
+            double seconds = _timeProvider.GetElapsedTime(enqueuedAt).TotalSeconds;
+            var resultTag = new KeyValuePair<string, object?>(PrioritySemaphoreMetrics.ResultTag, result);
+            if (Name is null)
+            {
+                histogram.Record(seconds, resultTag);
+            }
+            else
+            {
+                histogram.Record(seconds, resultTag, new KeyValuePair<string, object?>(PrioritySemaphoreMetrics.NameTag, Name));
+            }
+        }
+#pragma warning disable CA1031 // An observer must not break a wait.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
     internal void OnWaiterTimedOut(PriorityWaiter waiter)
     {
         lock (_lock)
@@ -395,6 +451,11 @@ public sealed class PrioritySemaphore
     private PriorityWaiter Enqueue(int priority, bool blocking, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var waiter = new PriorityWaiter(this, priority, blocking, cancellationToken);
+        if (PrioritySemaphoreMetrics.WaitDuration.Enabled)
+        {
+            waiter.StartMeasuring(_timeProvider.GetTimestamp());
+        }
+
         if (timeout is TimeSpan due)
         {
             waiter.StartTimer(_timeProvider, due);

@@ -36,6 +36,8 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
     private CancellationTokenRegistration _registration;
     private ITimer? _timer;
     private int _state;
+    private bool _measured;
+    private long _enqueuedAt;
 
     internal PriorityWaiter(PrioritySemaphore owner, int priority, bool blocking, CancellationToken cancellationToken)
     {
@@ -181,15 +183,33 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
         }
     }
 
+    /// <summary>Notes when the wait began, for the wait-duration metric (only while it is listened to).</summary>
+    internal void StartMeasuring(long timestamp)
+    {
+        _enqueuedAt = timestamp;
+        _measured = true;
+    }
+
     /// <summary>
     /// Takes the permit of a granted waiter, or throws when it was cancelled or handed back.
-    /// Returns false only for a waiter that is neither (a wait that timed out).
+    /// Returns false only for a waiter that is neither (a wait that timed out). A measured wait is
+    /// recorded here, on the caller's thread, with its outcome.
     /// </summary>
     internal bool TryConsume()
     {
         int state = Interlocked.CompareExchange(ref _state, Consumed, Granted);
         _registration.Unregister();
         _timer?.Dispose();
+        if (_measured)
+        {
+            Owner.RecordWait(_enqueuedAt, state switch
+            {
+                Granted => "granted",
+                TimedOut => "timed_out",
+                _ => "canceled",
+            });
+        }
+
         return state switch
         {
             Granted => true,
@@ -200,21 +220,35 @@ internal sealed class PriorityWaiter : IValueTaskSource, IValueTaskSource<Priori
 
     void IValueTaskSource.GetResult(short token)
     {
-        _core.GetResult(token);
+        Complete(token);
         TryConsume();
     }
 
     PrioritySemaphoreReleaser IValueTaskSource<PrioritySemaphoreReleaser>.GetResult(short token)
     {
-        _core.GetResult(token);
+        Complete(token);
         TryConsume();
         return new PrioritySemaphoreReleaser(Owner);
     }
 
     bool IValueTaskSource<bool>.GetResult(short token)
     {
-        _core.GetResult(token);
+        Complete(token);
         return TryConsume();
+    }
+
+    /// <summary>Reads the outcome; a cancelled async waiter throws here (and its wait is recorded as cancelled).</summary>
+    private void Complete(short token)
+    {
+        try
+        {
+            _core.GetResult(token);
+        }
+        catch (OperationCanceledException) when (_measured)
+        {
+            Owner.RecordWait(_enqueuedAt, "canceled");
+            throw;
+        }
     }
 
     /// <inheritdoc/>

@@ -107,16 +107,30 @@ internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
     /// <summary>Takes a granted waiter's grant back; false if its caller already has it.</summary>
     internal bool TryHandBack() => Interlocked.CompareExchange(ref _state, HandedBack, Granted) == Granted;
 
+    /// <summary>When the request was queued, on the limiter's clock, for the wait-duration metric.</summary>
+    internal long EnqueuedAt { get; init; }
+
     /// <inheritdoc/>
     public RateLimitLease GetResult(short token)
     {
-        RateLimitLease lease = _core.GetResult(token);
+        RateLimitLease lease;
+        try
+        {
+            lease = _core.GetResult(token);
+        }
+        catch (OperationCanceledException)
+        {
+            Owner.RecordWait(EnqueuedAt, "canceled");
+            throw;
+        }
+
         if (lease.IsAcquired)
         {
             int previous = Interlocked.CompareExchange(ref _state, Consumed, Granted);
             if (previous == HandedBack)
             {
                 // The token fired between the grant and this read: the permits went back to the limiter.
+                Owner.RecordWait(EnqueuedAt, "canceled");
                 throw new TaskCanceledException(null, null, CancellationToken);
             }
 
@@ -128,6 +142,7 @@ internal sealed class LimiterWaiter : IValueTaskSource<RateLimitLease>
         }
 
         _registration.Unregister();
+        Owner.RecordWait(EnqueuedAt, lease.IsAcquired ? "granted" : "rejected");
         return lease;
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using BclRateLimiter = System.Threading.RateLimiting.RateLimiter;
 #if NET9_0_OR_GREATER
@@ -113,6 +114,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     private readonly Clock _clock;
     private readonly bool _coarse;
     private readonly long _createdAt;
+    private readonly string? _name;
 
     private ReadOnlyCollection<SlidingLogWindow> _specs;
     private WindowState[] _windows;
@@ -178,6 +180,10 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         _createdAt = _clock.Now();
         _specs = Array.AsReadOnly(specs);
         _windows = BuildWindows(specs, _createdAt, out _longest, out _minLimit);
+        _name = options.Name;
+
+        // Metrics read the counters above when a listener collects; a grant pays nothing for them.
+        RateLimiterMetrics.Register(this);
     }
 
     /// <summary>The windows now enforced.</summary>
@@ -374,7 +380,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
                 return ValueTask.FromCanceled<RateLimitLease>(cancellationToken);
             }
 
-            waiter = new LimiterWaiter(this, permitCount, cancellationToken);
+            waiter = new LimiterWaiter(this, permitCount, cancellationToken) { EnqueuedAt = now };
             Enqueue(waiter);
             if (ReferenceEquals(_head, waiter))
             {
@@ -470,6 +476,56 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
 
     /// <summary>Called by a waiter whose caller read a grant that could still have been handed back.</summary>
     internal void OnGrantDelivered() => Interlocked.Increment(ref _deliveredGrants);
+
+    /// <summary>The name given in the options, for the metrics' tag.</summary>
+    internal string? MetricsName => _name;
+
+    /// <summary>
+    /// For the observable instruments: the lease totals of <see cref="GetStatistics"/> and the permits
+    /// queued, read under the lock without trimming anything; <see langword="false"/> once disposed.
+    /// </summary>
+    internal bool TryReadCounters(out long granted, out long rejected, out long queued)
+    {
+        lock (_lock)
+        {
+            granted = _successfulLeases + Interlocked.Read(ref _deliveredGrants);
+            rejected = _failedLeases;
+            queued = _queuedPermits;
+            return !_disposed;
+        }
+    }
+
+    /// <summary>
+    /// Records how long a queued request waited, on its caller's thread when it reads the outcome,
+    /// outside the lock. A listener that throws is ignored: it must not change the outcome.
+    /// </summary>
+    internal void RecordWait(long enqueuedAt, string result)
+    {
+        Histogram<double> histogram = RateLimiterMetrics.WaitDuration;
+        if (!histogram.Enabled)
+        {
+            return;
+        }
+
+        try
+        {
+            double seconds = _clock.ToTimeSpan(_clock.Now() - enqueuedAt).TotalSeconds;
+            var resultTag = new KeyValuePair<string, object?>(RateLimiterMetrics.ResultTag, result);
+            if (_name is null)
+            {
+                histogram.Record(seconds, resultTag);
+            }
+            else
+            {
+                histogram.Record(seconds, resultTag, new KeyValuePair<string, object?>(RateLimiterMetrics.NameTag, _name));
+            }
+        }
+#pragma warning disable CA1031 // An observer must not break an acquire.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
 
     private void OnTimer()
     {

@@ -32,4 +32,11 @@ public sealed class SlidingLogRateLimiterOptions
 
     /// <summary>The clock and timers; <see langword="null"/> means <see cref="System.TimeProvider.System"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>
+    /// A name for this limiter, added as the <c>asyncutils.rate_limiter.name</c> tag to its metrics
+    /// (meter <c>AsyncUtils.RateLimiter</c>) so that several limiters can be told apart;
+    /// <see langword="null"/> (the default) adds no tag.
+    /// </summary>
+    public string? Name { get; set; }
 }

@@ -38,9 +38,17 @@ namespace AsyncUtils;
 /// <b>Thread safety.</b> Every member may be called from any thread, and any number of consumers
 /// may iterate at once. Consumers' continuations never run inside the scheduler's lock.
 /// </para>
+/// <para>
+/// <b>Metrics.</b> The <c>AsyncUtils.Scheduler</c> meter publishes <c>asyncutils.scheduler.pending</c>
+/// (observable: <see cref="Count"/>, read only when a listener collects) and
+/// <c>asyncutils.scheduler.lateness</c> (histogram, seconds after the due time at which each payload
+/// was handed to a consumer, recorded only while a listener is subscribed), tagged
+/// <c>asyncutils.scheduler.name</c> with <see cref="Name"/> when it is set. A listener that throws
+/// is ignored.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">The payload type.</typeparam>
-public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
+public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable, ISchedulerMetricsSource
 {
     /// <summary>The longest single timer period a TimeProvider timer accepts (2^32 - 2 ms, ~49.7 days).</summary>
     internal static readonly TimeSpan MaxTimerPeriod = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -49,6 +57,7 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
     private const int MinCapacity = 16;
 
     private readonly TimeProvider _time;
+    private readonly string? _name;
     private ScheduledPayload<T>[] _heap = new ScheduledPayload<T>[MinCapacity];
     private int _count;
     private long _sequence;
@@ -70,12 +79,31 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
     /// <summary>Creates an empty scheduler.</summary>
     /// <param name="timeProvider">The clock and timer source; <see langword="null"/> uses <see cref="TimeProvider.System"/>.</param>
     public PayloadScheduler(TimeProvider? timeProvider)
+        : this(timeProvider, null)
+    {
+    }
+
+    /// <summary>Creates an empty scheduler with a name for its metrics.</summary>
+    /// <param name="timeProvider">The clock and timer source; <see langword="null"/> uses <see cref="TimeProvider.System"/>.</param>
+    /// <param name="name">The <c>asyncutils.scheduler.name</c> tag of this scheduler's metrics; <see langword="null"/> for none.</param>
+    public PayloadScheduler(TimeProvider? timeProvider, string? name)
     {
         _time = timeProvider ?? TimeProvider.System;
+        _name = name;
+        SchedulerMetrics.Instances.Add(this);
     }
 
     /// <summary>The clock the scheduler uses.</summary>
     public TimeProvider TimeProvider => _time;
+
+    /// <summary>
+    /// The name given to the constructor, added as the <c>asyncutils.scheduler.name</c> tag to this
+    /// scheduler's metrics so that several schedulers can be told apart; <see langword="null"/> for none.
+    /// </summary>
+    public string? Name => _name;
+
+    /// <inheritdoc/>
+    long ISchedulerMetricsSource.PendingForMetrics => Count;
 
     /// <summary>The number of pending payloads (due or not yet due, not delivered, not cancelled).</summary>
     public int Count
@@ -334,42 +362,76 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
     {
         payload = default!;
         ended = false;
+        long lateTicks = 0;
+        bool measure = false;
         lock (Gate)
         {
-            if (_firstWaiter is null && _count > 0 && _heap[0].DueTicks <= _time.GetUtcNow().UtcTicks)
+            if (_firstWaiter is null && _count > 0 && TryTakeDueLocked(out payload, out lateTicks, out measure))
             {
-                payload = PopMin();
                 if (_completed && _count == 0)
                 {
                     // This was the last one; the consumers still waiting will see the end.
                     EndAllLater(TakeAllWaiters());
                 }
-
-                return true;
-            }
-
-            if (_count == 0 && _completed)
-            {
-                ended = true;
-                return false;
-            }
-
-            consumer.Previous = _lastWaiter;
-            consumer.Next = null;
-            if (_lastWaiter is null)
-            {
-                _firstWaiter = consumer;
             }
             else
             {
-                _lastWaiter.Next = consumer;
+                return WaitLocked(consumer, out ended);
             }
+        }
 
-            _lastWaiter = consumer;
-            consumer.Queued = true;
-            Arm(_time.GetUtcNow().UtcTicks);
+        if (measure)
+        {
+            SchedulerMetrics.RecordLateness(lateTicks, _name);
+        }
+
+        return true;
+    }
+
+    /// <summary>Under the lock: pops the earliest payload if it is due, noting its lateness when a listener wants it.</summary>
+    private bool TryTakeDueLocked(out T payload, out long lateTicks, out bool measure)
+    {
+        long now = _time.GetUtcNow().UtcTicks;
+        long due = _heap[0].DueTicks;
+        if (due > now)
+        {
+            payload = default!;
+            lateTicks = 0;
+            measure = false;
             return false;
         }
+
+        measure = SchedulerMetrics.Lateness.Enabled;
+        lateTicks = now - due;
+        payload = PopMin();
+        return true;
+    }
+
+    /// <summary>Under the lock: nothing is due for this consumer; ends its iteration or queues it.</summary>
+    private bool WaitLocked(SchedulerEnumerator<T> consumer, out bool ended)
+    {
+        ended = false;
+        if (_count == 0 && _completed)
+        {
+            ended = true;
+            return false;
+        }
+
+        consumer.Previous = _lastWaiter;
+        consumer.Next = null;
+        if (_lastWaiter is null)
+        {
+            _firstWaiter = consumer;
+        }
+        else
+        {
+            _lastWaiter.Next = consumer;
+        }
+
+        _lastWaiter = consumer;
+        consumer.Queued = true;
+        Arm(_time.GetUtcNow().UtcTicks);
+        return false;
     }
 
     /// <summary>A waiting consumer gave up; <see langword="true"/> when it was still queued (so nothing was handed to it).</summary>
@@ -463,11 +525,17 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
         }
 
         long now = _time.GetUtcNow().UtcTicks;
+        if (_firstWaiter is not null && _heap[0].DueTicks <= now && SchedulerMetrics.Lateness.Enabled)
+        {
+            deliveries.Measure(now, _name);
+        }
+
         while (_firstWaiter is not null && _count > 0 && _heap[0].DueTicks <= now)
         {
             SchedulerEnumerator<T> consumer = _firstWaiter;
             Unlink(consumer);
-            deliveries.Add(consumer, PopMin());
+            long due = _heap[0].DueTicks;
+            deliveries.Add(consumer, PopMin(), due);
         }
 
         if (_completed && _count == 0)
@@ -740,36 +808,64 @@ public sealed class PayloadScheduler<T> : IAsyncEnumerable<T>, IDisposable
         }
     }
 
-    /// <summary>Payloads handed over under the lock, delivered after it is released.</summary>
+    /// <summary>
+    /// Payloads handed over under the lock, delivered after it is released. When a listener wants
+    /// lateness, it is recorded here too, after the lock.
+    /// </summary>
     private struct Delivery
     {
         private SchedulerEnumerator<T>? _single;
         private T _singlePayload;
-        private List<(SchedulerEnumerator<T> Consumer, T Payload)>? _more;
+        private long _singleDue;
+        private List<(SchedulerEnumerator<T> Consumer, T Payload, long Due)>? _more;
+        private bool _measure;
+        private long _now;
+        private string? _name;
 
         internal SchedulerEnumerator<T>? Ended;
 
-        internal void Add(SchedulerEnumerator<T> consumer, T payload)
+        /// <summary>Under the lock: the lateness of these deliveries is to be recorded, against <paramref name="now"/>.</summary>
+        internal void Measure(long now, string? name)
+        {
+            _measure = true;
+            _now = now;
+            _name = name;
+        }
+
+        internal void Add(SchedulerEnumerator<T> consumer, T payload, long due)
         {
             if (_single is null)
             {
                 _single = consumer;
                 _singlePayload = payload;
+                _singleDue = due;
             }
             else
             {
-                (_more ??= []).Add((consumer, payload));
+                (_more ??= []).Add((consumer, payload, due));
             }
         }
 
         internal readonly void Deliver()
         {
-            _single?.Deliver(_singlePayload);
+            if (_single is not null)
+            {
+                _single.Deliver(_singlePayload);
+                if (_measure)
+                {
+                    SchedulerMetrics.RecordLateness(_now - _singleDue, _name);
+                }
+            }
+
             if (_more is not null)
             {
-                foreach ((SchedulerEnumerator<T> consumer, T payload) in _more)
+                foreach ((SchedulerEnumerator<T> consumer, T payload, long due) in _more)
                 {
                     consumer.Deliver(payload);
+                    if (_measure)
+                    {
+                        SchedulerMetrics.RecordLateness(_now - due, _name);
+                    }
                 }
             }
 

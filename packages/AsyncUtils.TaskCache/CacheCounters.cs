@@ -47,13 +47,21 @@ internal sealed class CacheCounters
 
     internal TaskCacheStatistics Snapshot()
     {
-        long hits = 0;
+        Read(out long hits, out long misses, out long coalesced, out long inFlight);
+        return new TaskCacheStatistics(hits, misses, coalesced, inFlight);
+    }
+
+    internal void Read(out long hits, out long misses, out long coalesced, out long inFlight)
+    {
+        hits = 0;
         for (int i = 0; i < _hits.Length; i++)
         {
             hits += Volatile.Read(ref _hits[i].Value);
         }
 
-        return new TaskCacheStatistics(hits, Volatile.Read(ref _misses), Volatile.Read(ref _coalesced), Volatile.Read(ref _inFlight));
+        misses = Volatile.Read(ref _misses);
+        coalesced = Volatile.Read(ref _coalesced);
+        inFlight = Volatile.Read(ref _inFlight);
     }
 
     [StructLayout(LayoutKind.Explicit, Size = 128)]

@@ -66,7 +66,7 @@ namespace AsyncUtils;
 /// </remarks>
 /// <typeparam name="TKey">The key type. <see langword="null"/> keys are rejected.</typeparam>
 /// <typeparam name="TResult">The result type.</typeparam>
-public sealed class TaskCache<TKey, TResult>
+public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
     where TKey : notnull
 {
     private const long KeepForever = long.MaxValue;
@@ -82,6 +82,7 @@ public sealed class TaskCache<TKey, TResult>
     private readonly TimeSpan _timeout;
     private readonly bool _hasTimeout;
     private readonly CacheCounters? _counters;
+    private readonly string? _name;
     private readonly ExpiryQueue<TaskCacheEntry<TKey, TResult>> _expiry = new(); // only entries the map holds
 
     /// <summary>Creates an unbounded cache that keeps results until invalidated and does not cache failures.</summary>
@@ -119,6 +120,10 @@ public sealed class TaskCache<TKey, TResult>
         }
 
         _fastHits = _dictionary is not null && _counters is null;
+        _name = options?.Name;
+
+        // Metrics read the counters above when a listener collects; nothing is added to any path.
+        TaskCacheMetrics.Instruments.Register(this);
     }
 
     /// <summary>
@@ -228,6 +233,25 @@ public sealed class TaskCache<TKey, TResult>
     /// </summary>
     /// <returns>A snapshot of the counters, or <see langword="null"/>.</returns>
     public TaskCacheStatistics? GetStatistics() => _counters?.Snapshot();
+
+    /// <inheritdoc/>
+    string? ICacheMetricsSource.MetricsName => _name;
+
+    /// <inheritdoc/>
+    long ICacheMetricsSource.Evictions => _map.Evictions;
+
+    /// <inheritdoc/>
+    bool ICacheMetricsSource.ReadCounters(out long hits, out long misses, out long coalesced, out long inFlight)
+    {
+        if (_counters is null)
+        {
+            hits = misses = coalesced = inFlight = 0;
+            return false;
+        }
+
+        _counters.Read(out hits, out misses, out coalesced, out inFlight);
+        return true;
+    }
 
     // ------------------------------------------------------------------ lookup and start
 

@@ -2,6 +2,16 @@ using System.Diagnostics.Metrics;
 
 namespace AsyncUtils;
 
+/// <summary>What the observable instruments read from a live waterfall, whatever its item type.</summary>
+internal interface IWaterfallMetricsSource
+{
+    /// <summary>The waterfall's name, or <see langword="null"/> for none.</summary>
+    public string? Name { get; }
+
+    /// <summary>Items put and not yet handed to the callback.</summary>
+    public long QueueDepthForMetrics { get; }
+}
+
 /// <summary>
 /// The <c>AsyncUtils.Waterfall</c> meter, created when the first waterfall is (not at assembly
 /// load). Measurements are recorded outside the waterfall's lock, because a
@@ -23,6 +33,17 @@ internal static class WaterfallMetrics
 
     internal static readonly Counter<long> Failures = Meter.CreateCounter<long>(
         "asyncutils.waterfall.callback.failures", "{batch}", "Callback calls that threw.");
+
+    internal static readonly Counter<long> Items = Meter.CreateCounter<long>(
+        "asyncutils.waterfall.items", "{item}", "Items handed to the callback, tagged with the flush reason of their batch.");
+
+    internal static readonly InstanceRegistry<IWaterfallMetricsSource> Instances = new();
+
+    internal static readonly ObservableUpDownCounter<long> QueueDepth = Meter.CreateObservableUpDownCounter(
+        "asyncutils.waterfall.queue.depth",
+        static () => Instances.Observe(static w => w.QueueDepthForMetrics, static w => w.Name, NameTag),
+        "{item}",
+        "Items put and not yet handed to the callback: the batch being collected and the batches waiting for a callback slot.");
 
     internal static string ReasonName(WaterfallFlushReason reason) => reason switch
     {

@@ -51,13 +51,16 @@ namespace AsyncUtils;
 /// <b>Metrics.</b> Besides <see cref="GetStatistics"/>, the <c>AsyncUtils.Waterfall</c> meter
 /// publishes <c>asyncutils.waterfall.batches</c> (counter) and <c>asyncutils.waterfall.batch.size</c>
 /// (histogram), both tagged <c>asyncutils.waterfall.flush_reason</c> = <c>count</c>, <c>time</c> or
-/// <c>stop</c>, and <c>asyncutils.waterfall.callback.failures</c>; with
-/// <see cref="WaterfallOptions.Name"/> set they also carry <c>asyncutils.waterfall.name</c>.
+/// <c>stop</c>, <c>asyncutils.waterfall.items</c> (counter, the same tag) and
+/// <c>asyncutils.waterfall.callback.failures</c>, recorded only while a listener is subscribed, and
+/// <c>asyncutils.waterfall.queue.depth</c> (observable: items put and not yet handed to the
+/// callback, read only when a listener collects); with <see cref="WaterfallOptions.Name"/> set they
+/// also carry <c>asyncutils.waterfall.name</c>.
 /// </para>
 /// <para><b>Thread safety.</b> Every member may be called from any thread at any time.</para>
 /// </remarks>
 /// <typeparam name="T">The item type.</typeparam>
-public sealed class Waterfall<T> : IAsyncDisposable
+public sealed class Waterfall<T> : IAsyncDisposable, IWaterfallMetricsSource
 {
     private const int Created = 0;
     private const int Running = 1;
@@ -108,6 +111,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
     private long _itemsBatched;
     private long _batchesCompleted;
     private long _batchesFailed;
+    private long _itemsWaiting; // in batches queued for a callback slot
 
     /// <summary>Creates a waterfall with the default options (batches of up to 100, one second's wait).</summary>
     /// <param name="callback">Receives each batch and the token that <see cref="WaterfallOptions.FinalizeTimeout"/> cancels.</param>
@@ -134,6 +138,25 @@ public sealed class Waterfall<T> : IAsyncDisposable
         _name = options.Name;
         _orderedDelivery = options.OrderedDelivery;
         _workerStarter = new WorkerStarter(this);
+        WaterfallMetrics.Instances.Add(this);
+    }
+
+    /// <inheritdoc/>
+    string? IWaterfallMetricsSource.Name => _name;
+
+    /// <summary>Items put and not yet handed to the callback; read by the observable instrument when a listener collects.</summary>
+    long IWaterfallMetricsSource.QueueDepthForMetrics
+    {
+        get
+        {
+            lock (_gate)
+            {
+                // The current segment is never a sealed one under the lock; its claims can exceed
+                // its capacity only by failed claims, which hold no item.
+                long collecting = _segment is { } segment ? Math.Min(Volatile.Read(ref segment.Reserved), _maxBatchSize) : 0;
+                return collecting + _itemsWaiting;
+            }
+        }
     }
 
     /// <summary>
@@ -492,6 +515,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
 
         _ready.Enqueue(new ReadyBatch(segment, count, reason));
         _itemsBatched += count;
+        _itemsWaiting += count;
         switch (reason)
         {
             case WaterfallFlushReason.Count:
@@ -555,7 +579,11 @@ public sealed class Waterfall<T> : IAsyncDisposable
                     }
                 }
 
-                if (!_ready.TryDequeue(out batch))
+                if (_ready.TryDequeue(out batch))
+                {
+                    _itemsWaiting -= batch.Count;
+                }
+                else
                 {
                     _running--;
                     if (_state == Stopping && _running == 0)
@@ -634,6 +662,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
                     else
                     {
                         _running++;
+                        _itemsWaiting -= batch.Count;
                     }
                 }
 
@@ -746,7 +775,7 @@ public sealed class Waterfall<T> : IAsyncDisposable
     /// </summary>
     private void RecordDispatch(WaterfallFlushReason flushReason, int size)
     {
-        if (!WaterfallMetrics.Batches.Enabled && !WaterfallMetrics.BatchSize.Enabled)
+        if (!WaterfallMetrics.Batches.Enabled && !WaterfallMetrics.BatchSize.Enabled && !WaterfallMetrics.Items.Enabled)
         {
             return;
         }
@@ -758,12 +787,14 @@ public sealed class Waterfall<T> : IAsyncDisposable
             {
                 WaterfallMetrics.Batches.Add(1, reason);
                 WaterfallMetrics.BatchSize.Record(size, reason);
+                WaterfallMetrics.Items.Add(size, reason);
             }
             else
             {
                 var name = new KeyValuePair<string, object?>(WaterfallMetrics.NameTag, _name);
                 WaterfallMetrics.Batches.Add(1, reason, name);
                 WaterfallMetrics.BatchSize.Record(size, reason, name);
+                WaterfallMetrics.Items.Add(size, reason, name);
             }
         }
 #pragma warning disable CA1031 // An observer must not break delivery; documented on the class.

@@ -48,6 +48,7 @@ public sealed class PackageValidationTests
 
             CopyDirectory(Path.Combine(Repo.Root, "build"), Path.Combine(copy, "build"));
             CopyDirectory(Path.Combine(Repo.Root, "packages", "AsyncUtils.Lockout"), Path.Combine(copy, "packages", "AsyncUtils.Lockout"));
+            CopyDirectory(Path.Combine(Repo.Root, "packages", "Shared"), Path.Combine(copy, "packages", "Shared"));
             Git(copy, "init -q");
             Git(copy, "add -A");
             Git(copy, "-c user.name=test -c user.email=test@localhost commit -q -m copy");

@@ -20,6 +20,9 @@ public sealed class WaterfallMetricsTests
                     l.EnableMeasurementEvents(instrument);
                 }
             },
+
+            // On .NET 8, disposing a listener without this callback leaves the instruments enabled.
+            MeasurementsCompleted = (_, _) => { },
         };
         void Record(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
@@ -79,6 +82,9 @@ public sealed class WaterfallMetricsTests
                     l.EnableMeasurementEvents(instrument);
                 }
             },
+
+            // On .NET 8, disposing a listener without this callback leaves the instruments enabled.
+            MeasurementsCompleted = (_, _) => { },
         };
         void Throw(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {

@@ -23,6 +23,7 @@ internal sealed class EntryMap<TKey, TEntry>
     private readonly ConcurrentDictionary<TKey, TEntry>? _dictionary;
     private readonly LruCache<TKey, TEntry>? _lru;
     private readonly Action<TEntry>? _onLeft;
+    private long _evictions;
 #if NET9_0_OR_GREATER
     private readonly Lock _lruWrite = new();
 #else
@@ -34,13 +35,21 @@ internal sealed class EntryMap<TKey, TEntry>
         _onLeft = onLeft;
         if (maxSize is int capacity)
         {
-            // The LRU reports every entry it lets go of (evicted, replaced, removed, cleared).
-            var options = new LruCacheOptions<TKey, TEntry> { Comparer = comparer };
-            if (onLeft is not null)
+            // The LRU reports every entry it lets go of (evicted, replaced, removed, cleared), after
+            // its lock is released; evictions are counted here for the metrics (writes only).
+            var options = new LruCacheOptions<TKey, TEntry>
             {
-                options.OnRemoved = (_, entry, _) => onLeft(entry);
-            }
+                Comparer = comparer,
+                OnRemoved = (_, entry, reason) =>
+                {
+                    if (reason == CacheRemovalReason.Evicted)
+                    {
+                        Interlocked.Increment(ref _evictions);
+                    }
 
+                    _onLeft?.Invoke(entry);
+                },
+            };
             _lru = new LruCache<TKey, TEntry>(capacity, options);
         }
         else
@@ -50,6 +59,9 @@ internal sealed class EntryMap<TKey, TEntry>
     }
 
     internal int Count => _dictionary?.Count ?? _lru!.Count;
+
+    /// <summary>The entries the size bound evicted, or -1 when there is no bound.</summary>
+    internal long Evictions => _lru is null ? -1 : Interlocked.Read(ref _evictions);
 
     /// <summary>The dictionary when the size is unbounded, so that the hit path can read it without a detour.</summary>
     internal ConcurrentDictionary<TKey, TEntry>? Dictionary => _dictionary;

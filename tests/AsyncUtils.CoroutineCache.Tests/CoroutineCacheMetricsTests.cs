@@ -1,0 +1,126 @@
+using System.Runtime.CompilerServices;
+
+namespace AsyncUtils.Tests;
+
+public sealed class CoroutineCacheMetricsTests
+{
+    private const string Meter = "AsyncUtils.CoroutineCache";
+    private const string NameTag = "asyncutils.cache.name";
+
+    [Test]
+    public async Task Requests_coalesced_calls_in_flight_evictions_and_size_are_published_with_the_caches_name()
+    {
+        string name = UniqueName();
+        using var recorder = new MetricsRecorder(Meter, NameTag, name);
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { Name = name, TrackStatistics = true, MaxSize = 1 });
+        var gate = new TaskCompletionSource<int>();
+
+        Task<int> first = cache.GetOrAddAsync("a", async (_, _) => await gate.Task.ConfigureAwait(false)).AsTask(); // miss, starts the call
+        Task<int> second = cache.GetOrAddAsync("a", async (_, _) => await gate.Task.ConfigureAwait(false)).AsTask(); // coalesced
+        IReadOnlyList<MetricsRecorder.Recorded> running = recorder.Observe();
+        Assert.Multiple(() =>
+        {
+            Assert.That(MetricsRecorder.Single(running, "asyncutils.cache.calls.in_flight"), Is.EqualTo(1));
+            Assert.That(MetricsRecorder.Single(running, "asyncutils.cache.calls.coalesced"), Is.EqualTo(1));
+            Assert.That(MetricsRecorder.Single(running, "asyncutils.cache.size"), Is.EqualTo(1));
+        });
+
+        gate.SetResult(1);
+        Assert.That(await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(30)), Is.All.EqualTo(1));
+        Assert.That(await cache.GetOrAddAsync("a", async (_, _) => await gate.Task.ConfigureAwait(false)), Is.EqualTo(1)); // hit
+        Assert.That(await cache.GetOrAddAsync("b", (_, _) => ValueTask.FromResult(7)), Is.EqualTo(7)); // miss, evicts a
+
+        IReadOnlyList<MetricsRecorder.Recorded> observed = recorder.Observe();
+        Assert.Multiple(() =>
+        {
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.requests", ("asyncutils.cache.result", "hit")), Is.EqualTo(1));
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.requests", ("asyncutils.cache.result", "miss")), Is.EqualTo(2));
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.calls.coalesced"), Is.EqualTo(1));
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.calls.in_flight"), Is.Zero);
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.evictions", ("asyncutils.cache.eviction.reason", "capacity")), Is.EqualTo(1));
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.size"), Is.EqualTo(1));
+            Assert.That(observed, Has.Count.EqualTo(6));
+        });
+        GC.KeepAlive(cache);
+    }
+
+    [Test]
+    public async Task Without_TrackStatistics_and_a_size_bound_only_the_size_is_published()
+    {
+        string name = UniqueName();
+        using var recorder = new MetricsRecorder(Meter, NameTag, name);
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { Name = name });
+        Assert.That(await cache.GetOrAddAsync("b", (_, _) => ValueTask.FromResult(7)), Is.EqualTo(7));
+        Assert.That(await cache.GetOrAddAsync("b", (_, _) => ValueTask.FromResult(7)), Is.EqualTo(7));
+
+        IReadOnlyList<MetricsRecorder.Recorded> observed = recorder.Observe();
+        Assert.Multiple(() =>
+        {
+            Assert.That(observed.Select(m => m.Instrument), Is.EqualTo(new[] { "asyncutils.cache.size" }));
+            Assert.That(observed[0].Value, Is.EqualTo(1));
+            Assert.That(cache.GetStatistics(), Is.Null);
+        });
+        GC.KeepAlive(cache);
+    }
+
+    [Test]
+    public async Task Evictions_of_a_bounded_cache_are_counted_without_TrackStatistics()
+    {
+        string name = UniqueName();
+        var cache = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { Name = name, MaxSize = 2 });
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.That(await cache.GetOrAddAsync(i, static (k, _) => ValueTask.FromResult(k)), Is.EqualTo(i));
+        }
+
+        Assert.That(cache.Invalidate(4), Is.True); // removed, not evicted
+
+        using var recorder = new MetricsRecorder(Meter, NameTag, name);
+        IReadOnlyList<MetricsRecorder.Recorded> observed = recorder.Observe();
+        Assert.Multiple(() =>
+        {
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.evictions", ("asyncutils.cache.eviction.reason", "capacity")), Is.EqualTo(3));
+            Assert.That(MetricsRecorder.Single(observed, "asyncutils.cache.size"), Is.EqualTo(1));
+            Assert.That(observed.Where(m => m.Instrument == "asyncutils.cache.requests"), Is.Empty);
+            Assert.That(recorder.Events, Is.Empty);
+        });
+        GC.KeepAlive(cache);
+    }
+
+    [Test]
+    public async Task A_listener_that_throws_while_observing_does_not_touch_the_cache()
+    {
+        string name = UniqueName();
+        using var recorder = new MetricsRecorder(Meter, NameTag, name) { OnRecorded = _ => throw new InvalidOperationException("observer") };
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { Name = name, TrackStatistics = true });
+        Assert.That(await cache.GetOrAddAsync("b", (_, _) => ValueTask.FromResult(7)), Is.EqualTo(7));
+
+        Assert.That(() => recorder.Observe(), Throws.Exception);
+        Assert.That(await cache.GetOrAddAsync("b", (_, _) => ValueTask.FromResult(7)), Is.EqualTo(7));
+        Assert.That(cache.GetStatistics(), Is.EqualTo(new CoroutineCacheStatistics(1, 1, 0, 0)));
+    }
+
+    [Test]
+    public void A_collected_cache_disappears_from_the_measurements()
+    {
+        string name = UniqueName();
+        using var recorder = new MetricsRecorder(Meter, NameTag, name);
+        CreateObservedAndDrop(recorder, name);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.That(recorder.Observe(), Is.Empty);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CreateObservedAndDrop(MetricsRecorder recorder, string name)
+    {
+        var cache = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { Name = name, MaxSize = 3 });
+        Assert.That(MetricsRecorder.Single(recorder.Observe(), "asyncutils.cache.size"), Is.Zero);
+        GC.KeepAlive(cache);
+    }
+
+    private static string UniqueName() => $"coroutinecache-test-{Guid.NewGuid():N}";
+}
