@@ -24,6 +24,10 @@ public static class SnippetCatalog
         ("MergeGens", MergeGensSnippets.RunAsync),
         ("Waterfall", WaterfallSnippets.RunAsync),
         ("SignalService and the graceful shutdown guide", GracefulShutdownGuide.RunAsync),
+        ("Http", HttpSnippets.RunAsync),
+        ("Hosting", HostingSnippets.RunAsync),
+        ("RateLimiter.Redis", RateLimiterRedisSnippets.RunAsync),
+        ("Lockout.Redis", LockoutRedisSnippets.RunAsync),
         ("Guide: rate-limited HTTP API", RateLimitedHttpGuide.RunAsync),
         ("Guide: choosing a queue", ChoosingAQueueGuide.RunAsync),
         .. ReadmeSnippets.ReadmeCatalog.All, // the README examples (docs/snippets/Readme)

@@ -4,11 +4,11 @@ using AsyncUtils;
 namespace RateLimitedClientSample;
 
 /// <summary>
-/// A client for an API that answers 429 now and then. From the outside in:
-/// TaskCache (identical lookups share one call and its answer) -> PrioritySemaphore (two requests
-/// on the wire at a time; urgent callers are served first) -> retry on 429 -> HttpClient with
-/// RateLimitHandler (5 requests in any second) -> LockoutHandler (after a 429 nobody sends until
-/// Retry-After has passed).
+/// A client for an API that answers 429 now and then. From the outside in: TaskCache (identical
+/// lookups share one call and its answer) -> retry on 429 -> HttpClient with the AsyncUtils.Http
+/// handlers: PriorityConcurrencyHandler (two requests on the wire at a time; urgent callers are
+/// served first) -> RateLimitHandler (5 requests in any second) -> TrafficLog (what the sample
+/// prints) -> LockoutHandler (after a 429 nobody sends until Retry-After has passed).
 /// </summary>
 internal sealed class ApiClient : IDisposable
 {
@@ -16,9 +16,8 @@ internal sealed class ApiClient : IDisposable
 
     private readonly Action<string, string> _log;
     private readonly SlidingLogRateLimiter _limiter;
-    private readonly LockoutHandler _lockoutHandler;
-    private readonly HttpClient _http;
     private readonly PrioritySemaphore _connections = new(2);
+    private readonly HttpClient _http;
     private readonly TaskCache<string, string> _cache = new(new TaskCacheOptions<string, string>
     {
         TimeToLive = TimeSpan.FromMinutes(1),
@@ -30,27 +29,38 @@ internal sealed class ApiClient : IDisposable
     {
         _log = log;
         _limiter = new SlidingLogRateLimiter(permitLimit: 5, period: TimeSpan.FromSeconds(1), queueLimit: 100);
-        _lockoutHandler = new LockoutHandler(new Lockout(), maxLockout: TimeSpan.FromSeconds(30), log)
+        var lockout = new Lockout();
+        Traffic = new TrafficLog(lockout, log)
         {
-            InnerHandler = new SocketsHttpHandler(),
+            InnerHandler = new LockoutHandler(lockout, new LockoutHandlerOptions { MaxLockout = TimeSpan.FromSeconds(30) })
+            {
+                InnerHandler = new SocketsHttpHandler(),
+            },
         };
-        _http = new HttpClient(new RateLimitHandler(_limiter, log) { InnerHandler = _lockoutHandler })
+
+        // With IHttpClientFactory the same chain is:
+        //   services.AddHttpClient("api").AddPriorityConcurrency(...).AddRateLimiter(...).AddLockout(...)
+        _http = new HttpClient(new PriorityConcurrencyHandler(_connections)
+        {
+            InnerHandler = new RateLimitHandler(_limiter) { InnerHandler = Traffic },
+        })
         {
             BaseAddress = baseAddress,
         };
     }
 
-    /// <summary>Callers waiting for one of the two connection slots.</summary>
+    /// <summary>Requests waiting for one of the two connection slots.</summary>
     public int Waiting => _connections.WaitingCount;
 
-    public LockoutHandler Lockout => _lockoutHandler;
+    public TrafficLog Traffic { get; }
 
     public TaskCacheStatistics? CacheStatistics => _cache.GetStatistics();
 
     /// <summary>
     /// Looks a resource up. The caller's token only stops this caller waiting; the shared call goes
-    /// on for the others. The call runs at the priority in effect (<see cref="PriorityContext"/>)
-    /// of the caller that started it; callers that join it share its place in the queue.
+    /// on for the others. The call's requests run at the priority in effect
+    /// (<see cref="PriorityContext"/>) of the caller that started it; callers that join it share
+    /// its place in the queue.
     /// </summary>
     public Task<string> GetAsync(string path, CancellationToken cancellationToken = default) =>
         _cache.GetOrAddAsync(path, (key, ct) => FetchAsync(key, ct)).WaitAsync(cancellationToken);
@@ -58,11 +68,10 @@ internal sealed class ApiClient : IDisposable
     private async Task<string> FetchAsync(string path, CancellationToken cancellationToken)
     {
         int priority = PriorityContext.Current;
-        // Queued by the ambient priority: lower numbers first, ties in arrival order.
-        using PrioritySemaphoreReleaser slot = await _connections.AcquireAsync(cancellationToken);
         if (priority < 0)
         {
-            _log("client", $"{path}: urgent (priority {priority}), got a connection slot ahead of {_connections.WaitingCount} waiting lookups");
+            // PriorityConcurrencyHandler queues by the ambient priority: lower numbers first, ties in arrival order.
+            _log("client", $"{path}: urgent (priority {priority}), goes ahead of the {_connections.WaitingCount} lookups waiting for a connection slot");
         }
 
         for (int attempt = 1; ; attempt++)
@@ -71,7 +80,7 @@ internal sealed class ApiClient : IDisposable
             if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < MaxAttempts)
             {
                 _log("client", $"{path}: will try again once the lockout ends (attempt {attempt + 1} of {MaxAttempts})");
-                continue; // the next attempt takes a permit, then waits in the lockout handler
+                continue; // the next attempt takes a slot and a permit, then waits in the lockout handler
             }
 
             response.EnsureSuccessStatusCode();

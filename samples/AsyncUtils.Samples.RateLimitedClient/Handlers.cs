@@ -1,39 +1,19 @@
-using System.Diagnostics;
 using System.Net;
 using AsyncUtils;
 
 namespace RateLimitedClientSample;
 
-/// <summary>Our own budget: every request, first try or retry, takes a permit from the limiter (FIFO, woken exactly when one frees).</summary>
-internal sealed class RateLimitHandler(SlidingLogRateLimiter limiter, Action<string, string> log) : DelegatingHandler
-{
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        long started = Stopwatch.GetTimestamp();
-        await using (await limiter.EnterAsync(cancellationToken))
-        {
-            TimeSpan waited = Stopwatch.GetElapsedTime(started);
-            if (waited > TimeSpan.FromMilliseconds(50))
-            {
-                log("client", $"{request.RequestUri?.AbsolutePath}: waited {waited.TotalSeconds:0.00} s for a permit (5 requests had gone out in the last second)");
-            }
-
-            return await base.SendAsync(request, cancellationToken);
-        }
-    }
-}
-
 /// <summary>
-/// The server's word: waits while a lockout is in force, and on a 429 locks everyone out for the
-/// response's Retry-After (capped at <paramref name="maxLockout"/>). It sits inside the rate-limit
-/// handler, so a request that waited for a permit still respects a lockout that began meanwhile.
-/// It does not retry; it returns the 429 to the caller.
+/// What the sample prints about the traffic; the limiting itself is done by the AsyncUtils.Http
+/// handlers around it. It sits between <see cref="RateLimitHandler"/> and
+/// <see cref="LockoutHandler"/>, so it sees every request that got a permit, and every response
+/// after the lockout handler has turned a 429 into a lockout for everyone.
 /// </summary>
-internal sealed class LockoutHandler(Lockout lockout, TimeSpan maxLockout, Action<string, string> log) : DelegatingHandler
+internal sealed class TrafficLog(Lockout lockout, Action<string, string> log) : DelegatingHandler
 {
     private readonly Lock _gate = new();
-    private long _heldUntil;     // Stopwatch timestamp when the latest lockout ends
-    private TimeSpan _heldTotal; // union of all lockout periods
+    private DateTimeOffset _heldUntil; // when the latest lockout ends
+    private TimeSpan _heldTotal;       // union of all lockout periods
     private int _requestsSent;
     private int _tooMany;
     private int _lockouts;
@@ -60,48 +40,39 @@ internal sealed class LockoutHandler(Lockout lockout, TimeSpan maxLockout, Actio
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (lockout.IsLocked)
+        string path = request.RequestUri?.AbsolutePath ?? "/";
+        if (lockout.LockedUntil is DateTimeOffset until)
         {
             Interlocked.Increment(ref _waits);
-            long waitStarted = Stopwatch.GetTimestamp();
-            await lockout.EnterAsync(cancellationToken);
-            log("client", $"{request.RequestUri?.AbsolutePath}: waited {Stopwatch.GetElapsedTime(waitStarted).TotalSeconds:0.00} s for the lockout to end, sending now");
-        }
-        else
-        {
-            await lockout.EnterAsync(cancellationToken);
+            log("client", $"{path}: a lockout is in force; waiting {(until - DateTimeOffset.UtcNow).TotalSeconds:0.00} s for it to end");
         }
 
-        Interlocked.Increment(ref _requestsSent);
+        // The lockout handler waits out any lockout, sends, and on a 429 locks everyone out.
         HttpResponseMessage response = await base.SendAsync(request, cancellationToken);
+        Interlocked.Increment(ref _requestsSent);
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
             Interlocked.Increment(ref _tooMany);
-            long now = Stopwatch.GetTimestamp();
-            TimeSpan applied = lockout.LockForRetryAfter(response.Headers.RetryAfter, maxLockout);
-            if (applied > TimeSpan.Zero)
-            {
-                Interlocked.Increment(ref _lockouts);
-                Record(now, applied);
-            }
-
-            log("client", $"{request.RequestUri?.AbsolutePath}: 429 with Retry-After: {response.Headers.RetryAfter}; nobody sends anything for the next {applied.TotalSeconds:0.0} s");
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            TimeSpan applied = lockout.LockedUntil is DateTimeOffset end && end > now ? end - now : TimeSpan.Zero;
+            Record(now, now + applied);
+            log("client", $"{path}: 429 with Retry-After: {response.Headers.RetryAfter}; nobody sends anything for the next {applied.TotalSeconds:0.0} s");
         }
 
         return response;
     }
 
-    /// <summary>Adds [now, now + applied) to the time the lockout held, counting overlaps once.</summary>
-    private void Record(long now, TimeSpan applied)
+    /// <summary>Adds [now, end) to the time the lockout held, counting overlaps once.</summary>
+    private void Record(DateTimeOffset now, DateTimeOffset end)
     {
-        long end = now + (long)(applied.TotalSeconds * Stopwatch.Frequency);
         lock (_gate)
         {
-            long from = Math.Max(now, _heldUntil);
+            DateTimeOffset from = now > _heldUntil ? now : _heldUntil;
             if (end > from)
             {
-                _heldTotal += TimeSpan.FromSeconds((end - from) / (double)Stopwatch.Frequency);
+                _heldTotal += end - from;
                 _heldUntil = end;
+                _lockouts++;
             }
         }
     }

@@ -43,14 +43,14 @@ await Task.WhenAll(items);
 Log("main", "All 15 items are in.");
 
 // 3. Repeated lookups: answered from the cache, no request.
-int sentBefore = client.Lockout.RequestsSent;
+int sentBefore = client.Traffic.RequestsSent;
 string[] again = await Task.WhenAll(
     client.GetAsync("/users/42"), client.GetAsync("/items/3"), client.GetAsync("/items/7"),
     client.GetAsync("/users/42"), client.GetAsync("/alerts/latest"));
-Log("main", $"Five repeated lookups answered from the cache; requests sent meanwhile: {client.Lockout.RequestsSent - sentBefore}.");
+Log("main", $"Five repeated lookups answered from the cache; requests sent meanwhile: {client.Traffic.RequestsSent - sentBefore}.");
 
 TaskCacheStatistics cache = client.CacheStatistics!.Value;
-LockoutHandler lockout = client.Lockout;
+TrafficLog lockout = client.Traffic;
 Console.WriteLine();
 Console.WriteLine("Summary");
 Console.WriteLine($"  Requests sent: {lockout.RequestsSent} (the server counted {server.Requests}).");

@@ -37,6 +37,19 @@ public sealed class PackagingTests
             .Where(name => name != All && File.Exists(Path.Combine(RepoRoot, "packages", name!, name + ".csproj")))
             .Order()!;
 
+    /// <summary>
+    /// The integration packages (Redis, HTTP, hosting, distributed caching): packed like every
+    /// member, but not in AsyncUtils.All, whose csproj lists them.
+    /// </summary>
+    public static IReadOnlyList<string> Integrations { get; } =
+        [.. XDocument.Load(Path.Combine(RepoRoot, "packages", All, All + ".csproj"))
+            .Descendants("AsyncUtilsIntegrationPackage")
+            .SelectMany(e => e.Attribute("Include")!.Value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Order(StringComparer.Ordinal)];
+
+    /// <summary>The members AsyncUtils.All depends on: every member but the integration packages.</summary>
+    public static IEnumerable<string> CoreMembers => Members.Except(Integrations);
+
     [OneTimeSetUp]
     public void PackEveryPackage()
     {
@@ -258,7 +271,7 @@ public sealed class PackagingTests
     public void AsyncUtils_All_holds_no_assembly_and_depends_on_every_member_at_its_version()
     {
         PackedPackage all = _packages[All];
-        string[] expected = [.. Members.Select(m => $"{m} {_packages[m].Version}").Order()];
+        string[] expected = [.. CoreMembers.Select(m => $"{m} {_packages[m].Version}").Order()];
         using (Assert.EnterMultipleScope())
         {
             Assert.That(all.Entries.Where(e => e.EndsWith(".dll", StringComparison.Ordinal)), Is.Empty);
@@ -293,7 +306,7 @@ public sealed class PackagingTests
         Assert.That(output, Does.Contain("429s seen: 2 (the server sent 2)"));
         Assert.That(RestoredLibraries(app).Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal)), Is.EqualTo(new[]
         {
-            "AsyncUtils.Lockout", "AsyncUtils.Lru", "AsyncUtils.PrioritySemaphore", "AsyncUtils.RateLimiter", "AsyncUtils.TaskCache",
+            "AsyncUtils.Http", "AsyncUtils.Lockout", "AsyncUtils.Lru", "AsyncUtils.PrioritySemaphore", "AsyncUtils.RateLimiter", "AsyncUtils.TaskCache",
         }));
     }
 
@@ -319,7 +332,31 @@ public sealed class PackagingTests
         Assert.That(output, Does.Contain("All: hello from AsyncUtils.All"));
 
         string[] libraries = [.. RestoredLibraries(app).Where(n => n.StartsWith("AsyncUtils.", StringComparison.Ordinal))];
-        Assert.That(libraries, Is.EqualTo(Members.Append(All).Order(StringComparer.Ordinal)));
+        Assert.That(libraries, Is.EqualTo(CoreMembers.Append(All).Order(StringComparer.Ordinal)));
+    }
+
+    [Test]
+    public void Every_integration_package_AsyncUtils_All_leaves_out_exists_and_every_core_member_needs_nothing_from_Microsoft_Extensions_or_Redis()
+    {
+        Assert.That(Integrations, Is.Not.Empty);
+        using (Assert.EnterMultipleScope())
+        {
+            foreach (string id in Integrations)
+            {
+                Assert.That(Members, Does.Contain(id), $"{id} is listed in AsyncUtils.All.csproj but is no package");
+            }
+
+            foreach (string id in CoreMembers)
+            {
+                foreach (string tfm in Frameworks)
+                {
+                    Assert.That(
+                        (_packages[id].Dependencies.TryGetValue(tfm, out List<string>? deps) ? deps : []).Where(d => d.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal) || d.StartsWith("StackExchange.Redis", StringComparison.Ordinal)),
+                        Is.Empty,
+                        $"{id} ({tfm}) is in AsyncUtils.All but depends on an integration library: list it in AsyncUtils.All.csproj");
+                }
+            }
+        }
     }
 
     /// <summary>The package ids a restored app's project.assets.json lists, sorted.</summary>

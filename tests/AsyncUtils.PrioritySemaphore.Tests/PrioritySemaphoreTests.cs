@@ -34,10 +34,18 @@ public sealed class PrioritySemaphoreTests
     {
         var semaphore = new PrioritySemaphore(1);
         Cycle(semaphore, 1000);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Cycle(semaphore, 10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.That(allocated, Is.Zero);
+
+        // A round can see a one-off runtime allocation on this thread (seen once under heavy load:
+        // 98 KB in one round, no repeat); an allocation per cycle would show in every round.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3 && allocated != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Cycle(semaphore, 10_000);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.That(allocated, Is.Zero, "each of three rounds of 10,000 uncontended cycles allocated");
 
         static void Cycle(PrioritySemaphore semaphore, int times)
         {

@@ -24,6 +24,12 @@ public static class ReadmeCatalog
         ("README: Waterfall", ReadmeWaterfall.RunAsync),
         ("README: SignalService", ReadmeSignalService.RunAsync),
         ("README: MergeGens", ReadmeMergeGens.RunAsync),
+        ("README: Http", ReadmeHttp.RunAsync),
+        ("README: Hosting", ReadmeHosting.RunAsync),
+        ("README: RateLimiter.Redis", ReadmeRateLimiterRedis.RunAsync),
+        ("README: Lockout.Redis", ReadmeLockoutRedis.RunAsync),
+        ("README: Caching.Distributed", ReadmeCachingDistributed.RunAsync),
+        ("README: Caching.Redis", ReadmeCachingRedis.RunAsync),
         ("README: All", ReadmeAll.RunAsync),
     ];
 }
