@@ -22,6 +22,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import html
 import datetime as dt
 import os
 import re
@@ -88,7 +89,7 @@ def parse_report(cls: str) -> tuple[str, list[str], list[list[str]]]:
     cols = [c.strip() for c in table[0].strip("|").split("|")]
     rows = []
     for line in table[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        cells = [html.unescape(c.strip()) for c in line.strip("|").split("|")]
         if all(c == "" for c in cells):
             continue
         rows.append(cells)

@@ -55,9 +55,15 @@ public sealed partial class BenchmarkTableTests
                 problems.Add($"{page}: the {cls} table does not start with the report's measurement time '{when}'");
             }
 
-            Dictionary<string, string[]> reportRows = Rows(reportText, out string[] reportColumns)
-                .GroupBy(r => r[0]).ToDictionary(g => g.Key, g => g.First());
             string[][] tableRows = Rows(body, out string[] tableColumns);
+            string[][] reportTable = Rows(reportText, out string[] reportColumns);
+
+            // A method name repeats across categories: a row is its method and, when the table shows it, its category.
+            int tableCategory = Array.IndexOf(tableColumns, "Categories");
+            int reportCategory = Array.IndexOf(reportColumns, "Categories");
+            string TableKey(string[] r) => tableCategory < 0 ? r[0] : r[0] + " / " + r[tableCategory];
+            string ReportKey(string[] r) => tableCategory < 0 || reportCategory < 0 ? r[0] : r[0] + " / " + r[reportCategory];
+            Dictionary<string, string[]> reportRows = reportTable.GroupBy(ReportKey).ToDictionary(g => g.Key, g => g.First());
             if (tableRows.Length == 0)
             {
                 problems.Add($"{page}: the {cls} table has no rows");
@@ -65,9 +71,9 @@ public sealed partial class BenchmarkTableTests
 
             foreach (string[] row in tableRows)
             {
-                if (!reportRows.TryGetValue(row[0], out string[]? source))
+                if (!reportRows.TryGetValue(TableKey(row), out string[]? source))
                 {
-                    problems.Add($"{page}: {cls} row '{row[0]}' is not in the report");
+                    problems.Add($"{page}: {cls} row '{TableKey(row)}' is not in the report");
                     continue;
                 }
 
@@ -76,7 +82,7 @@ public sealed partial class BenchmarkTableTests
                     int at = Array.IndexOf(reportColumns, tableColumns[i]);
                     if (at < 0 || source[at] != row[i])
                     {
-                        problems.Add($"{page}: {cls} row '{row[0]}' column '{tableColumns[i]}' says '{row[i]}', the report '{(at < 0 ? "(no such column)" : source[at])}'");
+                        problems.Add($"{page}: {cls} row '{TableKey(row)}' column '{tableColumns[i]}' says '{row[i]}', the report '{(at < 0 ? "(no such column)" : source[at])}'");
                     }
                 }
             }
@@ -119,7 +125,8 @@ public sealed partial class BenchmarkTableTests
             return [];
         }
 
-        static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+        // BenchmarkDotNet's GitHub report writes quotes as HTML entities; the tables show them decoded.
+        static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => System.Net.WebUtility.HtmlDecode(c.Trim())).ToArray();
         columns = Cells(lines[0]);
         return lines.Skip(2).Select(Cells).Where(cells => cells.Any(c => c.Length > 0)).ToArray();
     }
