@@ -10,8 +10,18 @@ run by `build/bench.sh`, never edited). A table sits between two markers:
     <!-- /bench -->
 
 A marker may pick rows by a regular expression on the method name:
-`<!-- bench: LruBenchmarks rows=^(Hit|TtlHit)_ -->`. Above each table the script writes when and on
-what machine and runtime it was measured (from the report's own header).
+`<!-- bench: LruBenchmarks rows=^(Hit|TtlHit)_ -->`, and keep further report columns by a regular
+expression on their header: `<!-- bench: SchedulerBenchmarks rows=Lateness cols=^Lateness -->` (by
+default a table keeps Method, the parameter columns, Categories, Mean, Ratio, Allocated and Alloc
+Ratio). Options are separated by spaces, so a regular expression cannot contain one (use \s).
+Above each table the script writes when and on what machine and runtime it was measured (from the
+report's own header).
+
+Reports need not come from BenchmarkDotNet: a harness that cannot be a BenchmarkDotNet class (the
+fleet benchmarks, which start processes) writes the same shape, <Namespace.>XBenchmarks-report-github.md:
+a ``` fenced header whose first line is "<tool>, <OS>", a line with "CPU" and "cores", a line
+"[Host] : .NET x.y.z", then a Markdown table whose first column is Method (each Method unique, or
+unique within its Categories). A table with neither a Categories nor a Mean column keeps every column.
 
 Usage:
     python3 build/bench-tables.py                 # regenerate every marked table from benchmarks/results
@@ -58,8 +68,9 @@ def import_reports(source: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             report = f.read()
         target = os.path.join(RESULTS, m.group("cls") + ".md")
+        kind = "BenchmarkDotNet report" if report.lstrip("`\n").startswith("BenchmarkDotNet") else "report"
         with open(target, "w", encoding="utf-8") as f:
-            f.write(f"<!-- measured: {when}; BenchmarkDotNet report {name}, imported by build/bench-tables.py; do not edit -->\n")
+            f.write(f"<!-- measured: {when}; {kind} {name}, imported by build/bench-tables.py; do not edit -->\n")
             f.write(report)
         imported.append(m.group("cls"))
     return imported
@@ -75,8 +86,10 @@ def parse_report(cls: str) -> tuple[str, list[str], list[list[str]]]:
     when = prov.group("when") if prov else "unknown date"
     header = text.split("```")[1] if text.count("```") >= 2 else ""
     lines = [l.strip() for l in header.strip().splitlines() if l.strip()]
-    bdn = next((l.split(",")[0] for l in lines if l.startswith("BenchmarkDotNet")), "BenchmarkDotNet")
-    os_name = next((l.split(", ", 1)[1] for l in lines if l.startswith("BenchmarkDotNet") and ", " in l), "")
+    # The first header line names the tool and the OS: "BenchmarkDotNet v0.15.8, Linux Debian ...".
+    tool = lines[0] if lines else "BenchmarkDotNet"
+    bdn = tool.split(",")[0]
+    os_name = tool.split(", ", 1)[1] if ", " in tool else ""
     cpu = next((l for l in lines if "CPU" in l and "cores" in l), "")
     runtime = next((re.sub(r"\s*\(.*", "", l.split(":", 1)[1]).strip() for l in lines if l.startswith("[Host]")), "")
     job = next((l for l in lines if l.startswith("Job=")), "")
@@ -84,19 +97,28 @@ def parse_report(cls: str) -> tuple[str, list[str], list[list[str]]]:
     if not job:
         job = next((l.replace("Toolchain=", "toolchain ") for l in lines if l.startswith("Toolchain=")), "")
     info = f"Measured {when} with {bdn} ({job}) on {cpu}, {os_name}, {runtime}."
-    info = re.sub(r"\s+", " ", info).replace("( ", "(").replace(" )", ")").replace("()", "")
+    info = re.sub(r"\s+", " ", info.replace("()", "")).replace("( ", "(").replace(" )", ")").replace("()", "")
     table = [l for l in text.splitlines() if l.startswith("|")]
     cols = [c.strip() for c in table[0].strip("|").split("|")]
     rows = []
     for line in table[2:]:
-        cells = [html.unescape(c.strip()) for c in line.strip("|").split("|")]
+        # BenchmarkDotNet bolds every other parameter group (**...**); the tables show plain cells.
+        cells = [re.sub(r"^\*\*(.*)\*\*$", r"\1", html.unescape(c.strip())) for c in line.strip("|").split("|")]
         if all(c == "" for c in cells):
             continue
         rows.append(cells)
     return info, cols, rows
 
 
+MISSING: set[str] = set()
+
+
 def render(cls: str, opts: str) -> str:
+    if not os.path.exists(os.path.join(RESULTS, cls + ".md")):
+        # A marker put in before its first measurement: say how to fill it (the docs tests fail on it).
+        MISSING.add(cls)
+        short = cls[: -len("Benchmarks")] if cls.endswith("Benchmarks") else cls
+        return f"No report yet: run `bash build/bench.sh {short}`.\n"
     info, cols, rows = parse_report(cls)
     pick = re.search(r"rows=(\S+)", opts)
     if pick:
@@ -104,8 +126,16 @@ def render(cls: str, opts: str) -> str:
     # Parameter columns (between Method and the statistics) are kept too.
     stats_start = next((i for i, c in enumerate(cols) if c in ("Categories", "Mean")), len(cols))
     keep = [0] + list(range(1, stats_start)) + [cols.index(c) for c in KEEP[1:] if c in cols]
+    extra = re.search(r"cols=(\S+)", opts)
+    if extra:
+        wanted = [i for i, c in enumerate(cols) if re.search(extra.group(1), c) and i not in keep]
+        if not wanted:
+            raise SystemExit(f"{cls}: no column matches cols={extra.group(1)} (columns: {', '.join(cols)})")
+        keep += wanted
     if len({r[cols.index("Categories")] for r in rows} if "Categories" in cols else set()) <= 1 and "Categories" in cols:
         keep.remove(cols.index("Categories"))
+    # A column that says "?" on every row shown (a Ratio without a baseline in the category) says nothing.
+    keep = [i for i in keep if i == 0 or not rows or any(r[i] != "?" for r in rows)]
     out = [info, "", "| " + " | ".join(cols[i] for i in keep) + " |"]
     out.append("|" + "|".join("---" if j == 0 or cols[i] in ("Categories",) else "---:" for j, i in enumerate(keep)) + "|")
     for r in rows:
@@ -137,8 +167,12 @@ def main() -> int:
             if not args.check:
                 with open(page, "w", encoding="utf-8") as f:
                     f.write(new)
+    if MISSING:
+        print("no results for " + ", ".join(sorted(MISSING)) + " in benchmarks/results: run build/bench.sh for them", file=sys.stderr)
     if args.check and stale:
         print("Benchmark tables differ from benchmarks/results; run python3 build/bench-tables.py:", *stale, sep="\n  ")
+        return 1
+    if args.check and MISSING:
         return 1
     print(("stale: " if args.check else "updated: ") + (", ".join(stale) or "nothing"))
     return 0

@@ -32,6 +32,26 @@ internal static class LruSnippets
         // </LruTtl>
 
         Check.That(token == "token-1", "a fresh TTL entry is returned");
+
+        // <LruS3Fifo>
+        var pages = new S3FifoCache<int, string>(capacity: 100);
+        for (int round = 0; round < 3; round++)
+        {
+            for (int id = 0; id < 50; id++)
+            {
+                pages.GetOrAdd(id, static i => $"page {i}"); // a hot set, read again and again
+            }
+        }
+
+        for (int id = 1_000; id < 2_000; id++)
+        {
+            pages.GetOrAdd(id, static i => $"page {i}"); // a one-pass scan, ten times the capacity
+        }
+
+        bool hotSetKept = pages.TryGetValue(0, out _) && pages.TryGetValue(49, out _); // True: the scan went through the small queue
+        // </LruS3Fifo>
+
+        Check.That(hotSetKept && pages.Count == 100, "S3-FIFO keeps the hot set through a scan");
         return Task.CompletedTask;
     }
 }

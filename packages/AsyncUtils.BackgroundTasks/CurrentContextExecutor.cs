@@ -16,12 +16,13 @@ namespace AsyncUtils;
 /// </para>
 /// <para>
 /// <b>Concurrency cap.</b> Submitted calls and Map items share the cap; waiting calls start in
-/// FIFO order as slots free up. A Map lane that cannot hand on its result (the consumer is
-/// slower) gives its slot back while it waits.
+/// FIFO order as slots free up. A Map lane that may not take another item (the consumer is
+/// behind) gives its slot back while it waits.
 /// </para>
 /// <para>
-/// <b>Map</b> pulls its input lazily: at most one item per lane is taken from the source, and at
-/// most a window's worth of results wait for the consumer, so memory is O(window), not O(input).
+/// <b>Map</b> pulls its input lazily: a lane takes one item at a time from the source, and at most
+/// twice the window of items (<c>lookAhead</c> for the ordered forms) are taken and not yet
+/// consumed, running or waiting for the consumer, so memory is O(window), not O(input).
 /// A failing item becomes that item's <see cref="MapResult{TSource, TResult}"/> and the others go
 /// on. Stopping the iteration early, or cancelling its token, cancels the Map's calls and waits
 /// for them before the iteration ends. <see cref="MapFailFast{TSource, TResult}"/> and
@@ -168,11 +169,7 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     public IAsyncEnumerable<MapResult<TSource, TResult>> Map<TSource, TResult>(
         IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(function);
-        ThrowIfClosed();
-        int window = Math.Min(_cap, _cap == int.MaxValue ? Environment.ProcessorCount : _cap);
-        return MapCore(source, function, window, window, ordered: false, failFast: false, cancellationToken);
+        return StartMap(source, function, lookAhead: null, failFast: false, cancellationToken);
     }
 
     /// <summary>
@@ -193,12 +190,8 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     public IAsyncEnumerable<MapResult<TSource, TResult>> MapOrdered<TSource, TResult>(
         IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lookAhead, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(function);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lookAhead);
-        ThrowIfClosed();
-        int window = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
-        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, failFast: false, cancellationToken);
+        return StartMap(source, function, lookAhead, failFast: false, cancellationToken);
     }
 
     /// <summary>
@@ -231,11 +224,7 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     public IAsyncEnumerable<MapResult<TSource, TResult>> MapFailFast<TSource, TResult>(
         IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(function);
-        ThrowIfClosed();
-        int window = Math.Min(_cap, _cap == int.MaxValue ? Environment.ProcessorCount : _cap);
-        return MapCore(source, function, window, window, ordered: false, failFast: true, cancellationToken);
+        return StartMap(source, function, lookAhead: null, failFast: true, cancellationToken);
     }
 
     /// <summary>
@@ -257,12 +246,8 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
     public IAsyncEnumerable<MapResult<TSource, TResult>> MapOrderedFailFast<TSource, TResult>(
         IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int lookAhead, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(function);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lookAhead);
-        ThrowIfClosed();
-        int window = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
-        return MapCore(source, function, Math.Min(window, lookAhead), lookAhead, ordered: true, failFast: true, cancellationToken);
+        return StartMap(source, function, lookAhead, failFast: true, cancellationToken);
     }
 
     /// <summary>
@@ -548,6 +533,27 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
         _waiterCount--;
     }
 
+    /// <summary>
+    /// The one entry of every Map: checks the arguments, then sizes it. Lanes: the cap (the
+    /// processor count without one), at most <paramref name="lookAhead"/>. Window (items taken and
+    /// not yet consumed): <paramref name="lookAhead"/> in input order; in completion order a lane's
+    /// item each plus as many results waiting for the consumer.
+    /// </summary>
+    private IAsyncEnumerable<MapResult<TSource, TResult>> StartMap<TSource, TResult>(
+        IEnumerable<TSource> source, Func<TSource, CancellationToken, Task<TResult>> function, int? lookAhead, bool failFast, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(function);
+        ThrowIfClosed();
+        int lanes = _cap == int.MaxValue ? Environment.ProcessorCount : _cap;
+        if (lookAhead is { } ahead)
+        {
+            return MapCore(source, function, Math.Min(lanes, ahead), ahead, ordered: true, failFast, cancellationToken);
+        }
+
+        return MapCore(source, function, lanes, lanes > int.MaxValue / 2 ? int.MaxValue : 2 * lanes, ordered: false, failFast, cancellationToken);
+    }
+
     private async IAsyncEnumerable<MapResult<TSource, TResult>> MapCore<TSource, TResult>(
         IEnumerable<TSource> source,
         Func<TSource, CancellationToken, Task<TResult>> function,
@@ -583,28 +589,22 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
 
         try
         {
-            if (ordered)
+            while (true)
             {
-                while (true)
+                if (map.TryNext(out MapResult<TSource, TResult> result, out bool ended))
                 {
-                    (bool hasResult, MapResult<TSource, TResult> result) = await map.NextOrderedAsync(cancellationToken).ConfigureAwait(false);
-                    if (!hasResult)
-                    {
-                        break;
-                    }
-
                     yield return result;
+                    continue;
                 }
-            }
-            else
-            {
-                while (await map.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+
+                if (ended)
                 {
-                    while (map.Reader.TryRead(out MapResult<TSource, TResult> result))
-                    {
-                        yield return result;
-                    }
+                    break;
                 }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                await map.WaitAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
         finally
@@ -640,23 +640,14 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
 
     private async Task RunLaneAsync<TSource, TResult>(MapState<TSource, TResult> map)
     {
+        var signal = new MapSignal();
         bool holding = false;
+        bool hasResult = false;
+        MapResult<TSource, TResult> result = default;
         try
         {
             while (true)
             {
-                if (map.Ordered && map.RoomTask() is { } room)
-                {
-                    if (holding)
-                    {
-                        ReleaseSlot();
-                        holding = false;
-                    }
-
-                    await room.WaitAsync(map.Token).ConfigureAwait(true);
-                    continue;
-                }
-
                 if (!holding)
                 {
                     if (!await AcquireSlotAsync(map.Token).ConfigureAwait(true))
@@ -667,7 +658,10 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
                     holding = true;
                 }
 
-                TakeOutcome outcome = map.TryTake(out long index, out TSource item);
+                // One lock per item: hand on the last result and take the next item.
+                TakeOutcome outcome = map.StoreAndTake(hasResult, result, signal, out long index, out TSource item);
+                hasResult = false;
+                result = default;
                 if (outcome == TakeOutcome.End)
                 {
                     return;
@@ -675,13 +669,21 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
 
                 if (outcome == TakeOutcome.NoRoom)
                 {
+                    // The consumer is behind: give the slot back while parked.
+                    ReleaseSlot();
+                    holding = false;
+                    await signal.WaitAsync().ConfigureAwait(true);
                     continue;
                 }
 
-                MapResult<TSource, TResult> result;
                 try
                 {
                     Task<TResult> call = map.Function(item, map.Token) ?? throw new InvalidOperationException("The function returned a null task.");
+                    if (!call.IsCompleted)
+                    {
+                        map.CallWentAsync();
+                    }
+
                     result = new MapResult<TSource, TResult>(index, item, await call.ConfigureAwait(true), null);
                 }
                 catch (Exception ex)
@@ -698,34 +700,23 @@ public sealed class CurrentContextExecutor : IAsyncDisposable
                     if (!result.IsSuccess)
                     {
                         map.Fail(result.Exception!);
+                        result = default;
                         continue; // the next take sees the end
                     }
 
                     if (map.Ending)
                     {
+                        result = default;
                         continue; // finished after the failure: dropped, and the next take sees the end
                     }
                 }
 
-                if (map.Ordered)
-                {
-                    map.Store(result);
-                }
-                else if (!map.TryWrite(result))
-                {
-                    ReleaseSlot();
-                    holding = false;
-                    await map.WriteAsync(result).ConfigureAwait(true);
-                }
+                hasResult = true;
             }
         }
         catch (OperationCanceledException) when (map.Token.IsCancellationRequested)
         {
             // The iteration stopped or the executor shut down: the lane ends.
-        }
-        catch (System.Threading.Channels.ChannelClosedException)
-        {
-            // The consumer is gone.
         }
         finally
         {

@@ -45,11 +45,12 @@ namespace AsyncUtils;
 /// </remarks>
 public sealed class TaskGroup : IAsyncDisposable
 {
-    private const int Open = 0;
-    private const int Exiting = 1;
-    private const int Ended = 2;
-
-    private static readonly Action<Task, object?> OnTaskCompleted = static (task, state) => ((TaskGroup)state!).Completed(task);
+    // _word: the pending count in the low bits, and two flags: the scope is exiting (waiting for
+    // the count to reach zero; work may still be added), and it has ended (no more work). One
+    // word, so a start and a completion cost one interlocked operation each and no lock.
+    private const int ExitingFlag = 1 << 30;
+    private const int EndedFlag = int.MinValue;
+    private const int CountMask = ExitingFlag - 1;
 
     private readonly CancellationTokenSource _cts = new();
     private readonly TimeSpan _exitTimeout;
@@ -57,8 +58,7 @@ public sealed class TaskGroup : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly object _gate = new();
     private readonly List<Exception> _faults = [];
-    private int _pending;
-    private int _state;
+    private int _word;
     private TaskCompletionSource? _drained;
     private Task? _exit;
 
@@ -92,7 +92,7 @@ public sealed class TaskGroup : IAsyncDisposable
     public CancellationToken Token => _cts.Token;
 
     /// <summary>The number of the group's tasks that have not finished.</summary>
-    public int Count => Volatile.Read(ref _pending);
+    public int Count => Volatile.Read(ref _word) & CountMask;
 
     /// <summary>A snapshot of the failures so far, in the order they happened.</summary>
     public IReadOnlyList<Exception> Faults
@@ -216,21 +216,11 @@ public sealed class TaskGroup : IAsyncDisposable
 
     private async Task ExitAsync()
     {
-        Task? drained = null;
-        lock (_gate)
-        {
-            if (_pending == 0)
-            {
-                _state = Ended;
-            }
-            else
-            {
-                _state = Exiting;
-                drained = (_drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
-        }
-
-        if (drained is not null)
+        // Published before the exiting flag, so the completion that ends the scope finds it.
+        Task drained = (_drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        int word = Interlocked.Or(ref _word, ExitingFlag) | ExitingFlag;
+        bool endedNow = (word & CountMask) == 0 && TryEnd();
+        if (!endedNow)
         {
             try
             {
@@ -271,16 +261,31 @@ public sealed class TaskGroup : IAsyncDisposable
 
     private void Reserve()
     {
-        lock (_gate)
+        int word = Volatile.Read(ref _word);
+        while (true)
         {
-            if (_state == Ended)
+            if ((word & EndedFlag) != 0)
             {
                 throw new ObjectDisposedException(nameof(TaskGroup), "The task group's scope has ended; it accepts no more work.");
             }
 
-            _pending++;
+            if ((word & CountMask) == CountMask)
+            {
+                throw new InvalidOperationException("The task group holds as many unfinished tasks as it can count.");
+            }
+
+            int seen = Interlocked.CompareExchange(ref _word, word + 1, word);
+            if (seen == word)
+            {
+                return;
+            }
+
+            word = seen;
         }
     }
+
+    /// <summary>The scope is exiting and nothing is pending: ends it, unless a task was added meanwhile (its completion ends it then).</summary>
+    private bool TryEnd() => Interlocked.CompareExchange(ref _word, ExitingFlag | EndedFlag, ExitingFlag) == ExitingFlag;
 
     private void Attach(Task task)
     {
@@ -290,55 +295,61 @@ public sealed class TaskGroup : IAsyncDisposable
         }
         else
         {
-            task.ContinueWith(OnTaskCompleted, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            CompleteLater(task);
         }
     }
+
+    /// <summary>
+    /// A bare continuation (no continuation task, no captured ExecutionContext), run synchronously
+    /// by the thread that completes the task. A method of its own so that the closure is
+    /// allocated only for a task not yet complete.
+    /// </summary>
+    private void CompleteLater(Task task) => task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() => Completed(task));
 
     private void Completed(Task task)
     {
         bool cancelSiblings = false;
         int faults = 0;
-        TaskCompletionSource? drained = null;
 
         // A task that ended cancelled while the group's token was not: someone else's
         // cancellation (an async method turns any OperationCanceledException into a cancelled
         // task), so a failure. Its own exception is fetched outside the lock.
         OperationCanceledException? foreign = task.IsCanceled && !_cts.IsCancellationRequested ? CancellationOf(task) : null;
-        lock (_gate)
+        if (task.IsFaulted || foreign is not null)
         {
-            if (task.IsFaulted)
+            lock (_gate)
             {
-                // Reading Exception marks the task observed.
-                int before = _faults.Count;
-                _faults.AddRange(task.Exception!.InnerExceptions);
-                faults = _faults.Count - before;
-                cancelSiblings = _failFast;
-            }
-            else if (foreign is not null)
-            {
-                _faults.Add(foreign);
-                faults = 1;
+                if (task.IsFaulted)
+                {
+                    // Reading Exception marks the task observed.
+                    int before = _faults.Count;
+                    _faults.AddRange(task.Exception!.InnerExceptions);
+                    faults = _faults.Count - before;
+                }
+                else
+                {
+                    _faults.Add(foreign!);
+                    faults = 1;
+                }
+
                 cancelSiblings = _failFast;
             }
 
-            if (--_pending == 0 && _state == Exiting)
+            // Counted, and the siblings cancelled, before the task stops counting as pending, so
+            // the exit cannot complete first and whoever awaits it sees the count and the faults.
+            RecordFaults(faults);
+            if (cancelSiblings)
             {
-                _state = Ended;
-                drained = _drained;
+                CancelKeepingFaults();
             }
         }
 
-        // Counted before the exit can complete, so whoever awaits it sees the count.
-        RecordFaults(faults);
-        if (cancelSiblings)
+        if (Interlocked.Decrement(ref _word) == ExitingFlag && TryEnd())
         {
-            CancelKeepingFaults();
+            _drained!.TrySetResult();
         }
-
-        drained?.TrySetResult();
     }
 
-    /// <summary>Counts faults added to the list; only while a listener is subscribed, never inside the lock.</summary>
     private void RecordFaults(int count) =>
         BackgroundTasksMetrics.AddFaults(BackgroundTasksMetrics.TaskGroupFaults, count, BackgroundTasksMetrics.TaskGroupNameTag, Name);
 }

@@ -19,7 +19,7 @@ public sealed class DistributedCoroutineCache<TValue> : IDisposable
     private readonly IDisposable _subscription;
 
     /// <summary>Creates a two-level cache.</summary>
-    /// <param name="secondLevel">The shared level: <see cref="DistributedCacheSecondLevel"/> or <c>RedisSecondLevelCache</c>.</param>
+    /// <param name="secondLevel">The shared level: <see cref="DistributedCacheSecondLevel"/>, <see cref="HybridCacheSecondLevel"/> or <c>RedisSecondLevelCache</c>.</param>
     /// <param name="options">Serializer, L2 time to live, size limit, failure callback; <see langword="null"/> for the defaults.</param>
     /// <param name="firstLevel">The in-process level's options (time to live, size bound, timeout, cancel when all waiters cancel); <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="secondLevel"/> is <see langword="null"/>.</exception>

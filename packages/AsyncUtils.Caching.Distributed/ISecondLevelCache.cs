@@ -3,7 +3,8 @@ namespace AsyncUtils;
 /// <summary>
 /// The storage and coordination behind <see cref="DistributedTaskCache{TValue}"/> and
 /// <see cref="DistributedCoroutineCache{TValue}"/>: <see cref="DistributedCacheSecondLevel"/> over any
-/// <c>IDistributedCache</c> (one process's guarantees), or <c>RedisSecondLevelCache</c> from
+/// <c>IDistributedCache</c> or <see cref="HybridCacheSecondLevel"/> over a <c>HybridCache</c> (one process's
+/// guarantees), or <c>RedisSecondLevelCache</c> from
 /// AsyncUtils.Caching.Redis (a backplane, one call per key across processes, invalidation that wins
 /// across processes).
 /// </summary>

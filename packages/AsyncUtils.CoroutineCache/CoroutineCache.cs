@@ -75,6 +75,9 @@ public sealed class CoroutineCache<TKey, TResult> : ICacheMetricsSource
     private readonly CacheCounters? _counters;
     private readonly string? _name;
     private readonly bool _fastHits; // unbounded and no counters: a hit needs only the dictionary
+    private readonly bool _boundedHits; // bounded and no counters: a hit needs only the bounded store
+    private readonly LruCache<TKey, CoroutineCacheEntry<TKey, TResult>>? _lru; // _map's, when bounded by exact recency
+    private readonly S3FifoCache<TKey, CoroutineCacheEntry<TKey, TResult>>? _s3Fifo; // _map's, when bounded by S3-FIFO
     private readonly ExpiryQueue<CoroutineCacheEntry<TKey, TResult>> _expiry = new(); // only entries the map holds
 
     /// <summary>Creates an unbounded cache that keeps results until invalidated and does not cache failures.</summary>
@@ -94,8 +97,14 @@ public sealed class CoroutineCache<TKey, TResult> : ICacheMetricsSource
         // An entry that leaves the map leaves the expiry queue with it, so that the queue never
         // keeps an evicted or invalidated result reachable. Without expiry nothing is ever queued.
         bool mayExpire = _timeToLive != KeepForever || _timeToLiveSelector is not null;
-        _map = new EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>>(options?.MaxSize, options?.Comparer, mayExpire ? _expiry.Remove : null);
+        _map = new EntryMap<TKey, CoroutineCacheEntry<TKey, TResult>>(
+            options?.MaxSize,
+            options?.EvictionPolicy ?? CacheEvictionPolicy.Lru,
+            options?.Comparer,
+            mayExpire ? _expiry.Remove : null);
         _dictionary = _map.Dictionary;
+        _lru = _map.Lru;
+        _s3Fifo = _map.S3Fifo;
         _evictOnException = options?.EvictOnException ?? true;
         _cancelWhenAllWaitersCancel = options?.CancelWhenAllWaitersCancel ?? false;
         if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
@@ -110,6 +119,7 @@ public sealed class CoroutineCache<TKey, TResult> : ICacheMetricsSource
         }
 
         _fastHits = _dictionary is not null && _counters is null;
+        _boundedHits = _dictionary is null && _counters is null;
         _name = options?.Name;
 
         // Metrics read the counters above when a listener collects; nothing is added to any path.
@@ -286,23 +296,32 @@ public sealed class CoroutineCache<TKey, TResult> : ICacheMetricsSource
         expiresAt == CoroutineCacheEntry<TKey, TResult>.Forever
         || (expiresAt > CoroutineCacheEntry<TKey, TResult>.Failed && _clock.Now() < expiresAt);
 
-    /// <summary>The hit on a bounded map without counters, out of line so that the unbounded hit stays small.</summary>
-    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out CoroutineCacheEntry<TKey, TResult>? entry)
-    {
-        entry = null;
-        return _counters is null && _map.TryGet(key, out entry) && IsLive(Volatile.Read(ref entry.ExpiresAt));
-    }
+    /// <summary>
+    /// The hit on a bounded map without counters, in the out-of-line part so that the unbounded hit
+    /// stays small, but reading the bounded store directly: one call from the public method to the
+    /// store's read, no further call through the map. The S3-FIFO read is a lookup and a plain store;
+    /// the exact LRU's read also records the hit's recency, which is most of its cost.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out CoroutineCacheEntry<TKey, TResult>? entry) =>
+        _s3Fifo is not null
+            ? _s3Fifo.TryGetValue(key, out entry) && IsLive(Volatile.Read(ref entry.ExpiresAt))
+            : TryHitLru(key, out entry);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryHitLru(TKey key, [NotNullWhen(true)] out CoroutineCacheEntry<TKey, TResult>? entry) =>
+        _lru!.TryGetValue(key, out entry) && IsLive(Volatile.Read(ref entry.ExpiresAt));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<TResult> GetOrAddSlow(TKey key, Func<TKey, CancellationToken, ValueTask<TResult>> function, CancellationToken cancellationToken) =>
-        !_fastHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
+        _boundedHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
             ? new ValueTask<TResult>(entry.Value)
             : GetOrStart(key, static (k, f, ct) => f(k, ct), function, cancellationToken);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<TResult> GetOrAddSlow<TState>(
         TKey key, Func<TKey, TState, CancellationToken, ValueTask<TResult>> function, TState state, CancellationToken cancellationToken) =>
-        !_fastHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
+        _boundedHits && TryHitBounded(key, out CoroutineCacheEntry<TKey, TResult>? entry)
             ? new ValueTask<TResult>(entry.Value)
             : GetOrStart(key, function, state, cancellationToken);
 

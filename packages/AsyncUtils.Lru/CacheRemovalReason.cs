@@ -1,9 +1,9 @@
 namespace AsyncUtils;
 
-/// <summary>Why an entry left an <see cref="LruCache{TKey, TValue}"/> or a <see cref="TtlLruCache{TKey, TValue}"/>.</summary>
+/// <summary>Why an entry left an <see cref="LruCache{TKey, TValue}"/>, a <see cref="TtlLruCache{TKey, TValue}"/> or an <see cref="S3FifoCache{TKey, TValue}"/>.</summary>
 public enum CacheRemovalReason
 {
-    /// <summary>The entry was the least recently used one when an insert needed room.</summary>
+    /// <summary>An insert needed room and the policy chose this entry: the least recently used one in an LRU cache, one not read again recently enough in an <see cref="S3FifoCache{TKey, TValue}"/>.</summary>
     Evicted,
 
     /// <summary>The entry's time to live had passed.</summary>

@@ -1,7 +1,7 @@
 namespace AsyncUtils;
 
 /// <summary>
-/// Optional settings for <see cref="LruCache{TKey, TValue}"/> and <see cref="TtlLruCache{TKey, TValue}"/>.
+/// Optional settings for <see cref="LruCache{TKey, TValue}"/>, <see cref="TtlLruCache{TKey, TValue}"/> and <see cref="S3FifoCache{TKey, TValue}"/>.
 /// The cache copies them when it is created; changing the object afterwards has no effect.
 /// </summary>
 /// <typeparam name="TKey">The cache's key type.</typeparam>

@@ -13,7 +13,8 @@ namespace AsyncUtils;
 /// 250 Hz virtual machine: 2 to 6 ms behind, never less than 2 ms), so a grant is stamped
 /// <see cref="StampOffset"/> = 1 ms + 2 ticks after the reading: its permit frees up to that much
 /// late and never early. The limiter checks the bound against the precise clock at every tick and
-/// every <see cref="CheckEvery"/> grants within one, and uses the precise clock while the check fails.
+/// every <see cref="CheckEvery"/> grants within one (each time it opens its lock-free path), and
+/// uses the precise clock while the check fails.
 /// A read costs about 6 ns against about 25 ns for the precise clock (measured on that machine).
 /// </summary>
 internal static class CoarseClock
@@ -37,8 +38,11 @@ internal static class CoarseClock
     /// <summary>Whether grants may be stamped from the coarse clock in this process.</summary>
     internal static bool IsAvailable => StampOffset > 0;
 
-    /// <summary>The coarse time, never later than <see cref="Stopwatch.GetTimestamp"/>.</summary>
-    internal static long Read() => Environment.TickCount64 * NanosecondsPerMillisecond;
+    /// <summary>
+    /// A reading of <see cref="Environment.TickCount64"/> in <see cref="Stopwatch"/> units: the
+    /// coarse time, never later than <see cref="Stopwatch.GetTimestamp"/> read after it.
+    /// </summary>
+    internal static long FromTick(long tick) => tick * NanosecondsPerMillisecond;
 
     /// <summary>
     /// Whether a coarse reading is close enough to the precise time for grants to be stamped from

@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using BclRateLimiter = System.Threading.RateLimiting.RateLimiter;
 #if NET9_0_OR_GREATER
@@ -28,17 +29,21 @@ namespace AsyncUtils;
 /// </para>
 /// <para>
 /// <b>Clock granularity on <see cref="TimeProvider.System"/>.</b> On 64-bit Linux a granted
-/// acquire reads the kernel's coarse clock (<see cref="Environment.TickCount64"/>, a few
-/// nanoseconds) instead of the precise one, and stamps the grant at the end of that clock's
+/// one-permit acquire takes no lock: it reads the kernel's coarse clock
+/// (<see cref="Environment.TickCount64"/>, a few nanoseconds) instead of the precise one and takes
+/// its permit with one compare-exchange, and the grant is stamped at the end of that clock's
 /// current tick plus one more, the latest moment the grant can have happened (the kernel's coarse
 /// clock trails the precise one by up to about two ticks). So a permit frees up to two ticks plus
 /// one millisecond late (the tick is clock_getres of CLOCK_MONOTONIC_COARSE: 3 ms late at 1000 Hz,
 /// 9 ms at 250 Hz; the limiter does not use the coarse clock if its tick is over 10 ms), and never
 /// early: "at most N in any window" still holds exactly. The limiter checks that bound against the
 /// precise clock at every tick and every 64 grants, and uses the precise clock while it fails (a
-/// virtual machine whose timer interrupts are held up). A request the coarse view would refuse is decided on the precise clock, and timers, queued
-/// grants, retry-after and statistics always use the precise clock. Elsewhere (Windows, macOS,
-/// 32-bit) every grant reads the precise clock and permits free exactly on time.
+/// virtual machine whose timer interrupts are held up). A request that path cannot take (several
+/// permits, the last permit of a window, a queue, a new tick) takes the lock and is decided on
+/// the precise clock, and timers, queued grants, retry-after and statistics always use the
+/// precise clock. Elsewhere (Windows, macOS, 32-bit) and with any other
+/// <see cref="TimeProvider"/> every acquire takes the lock and reads the precise clock, and
+/// permits free exactly on time.
 /// </para>
 /// <para>
 /// <b>Several windows, all or nothing.</b> A request is granted only when every window has room
@@ -87,7 +92,9 @@ namespace AsyncUtils;
 /// </para>
 /// <para>
 /// <b>Thread safety and cost.</b> Every member is thread-safe. Acquiring takes a short lock and
-/// reads the clock once (on the coarse clock, the precise one too once per tick); a granted <see cref="BclRateLimiter.AttemptAcquire"/> or an immediately
+/// reads the clock once, except on the coarse clock, where a one-permit grant that leaves another
+/// permit free takes no lock (one coarse clock read and one compare-exchange; the lock and the
+/// precise clock once per tick and every 64 grants); a granted <see cref="BclRateLimiter.AttemptAcquire"/> or an immediately
 /// granted <see cref="BclRateLimiter.AcquireAsync"/> allocates nothing while another permit is
 /// left. Queued requests allocate one small object each. Memory is O(largest permit limit): the
 /// log holds at most one entry per permit still inside the longest window.
@@ -108,6 +115,9 @@ namespace AsyncUtils;
 public sealed class SlidingLogRateLimiter : BclRateLimiter
 {
     private const long Never = long.MaxValue;
+    private const int CountBits = 16;
+    private const long CountMask = (1L << CountBits) - 1;
+    private const long Closed = CountMask;
     private const int InitialLogCapacity = 16;
 
     private readonly LockType _lock = new();
@@ -125,9 +135,14 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     private long _end;
     private long _lastGrantAt = long.MinValue;
 
-    // The coarse reading the windows were last trimmed at (see TryGrantNow).
-    private long _coarseReading = long.MinValue;
-    private int _coarseGrantsToCheck;
+    // The lock-free grant path on the coarse clock (see TryFastGrant). _fast packs a generation,
+    // bumped each time the path opens, over the permits granted on it since (low CountBits bits);
+    // those bits read Closed while the path is shut. The fields after it describe the open
+    // generation and are written, under the lock, before _fast publishes it.
+    private long _fast = Closed;
+    private long _fastTick = long.MinValue;
+    private long _fastStamp;
+    private int _fastLimit;
 
     private LimiterWaiter? _head;
     private LimiterWaiter? _tail;
@@ -232,6 +247,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
                     return null;
                 }
 
+                CloseFastPath();
                 long now = _clock.Now();
                 Trim(now);
                 foreach (ref readonly WindowState window in _windows.AsSpan())
@@ -268,6 +284,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CloseFastPath();
             long now = _clock.Now();
             Trim(now);
             _windows = BuildWindows(specs, now, out _longest, out _minLimit);
@@ -301,6 +318,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CloseFastPath();
             long now = _clock.Now();
             Trim(now);
             long available = long.MaxValue;
@@ -330,10 +348,16 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
     protected override RateLimitLease AttemptAcquireCore(int permitCount)
     {
+        if (permitCount == 1 && TryFastGrant())
+        {
+            return SlidingLogLease.GrantedWithRoom;
+        }
+
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ThrowIfMoreThanLimit(permitCount);
+            CloseFastPath();
             if (TryGrantNow(permitCount, out long now) is { } lease)
             {
                 return lease;
@@ -358,11 +382,17 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     /// <exception cref="TaskCanceledException">The token fired before the request was granted, or after the grant but before the lease was read (the grant is then handed back).</exception>
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
+        if (permitCount == 1 && TryFastGrant())
+        {
+            return new ValueTask<RateLimitLease>(SlidingLogLease.GrantedWithRoom);
+        }
+
         LimiterWaiter waiter;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             ThrowIfMoreThanLimit(permitCount);
+            CloseFastPath();
             if (TryGrantNow(permitCount, out long now) is { } lease)
             {
                 return new ValueTask<RateLimitLease>(lease);
@@ -406,6 +436,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
                     return;
                 }
 
+                CloseFastPath();
                 _disposed = true;
                 timer = _timer;
                 _timer = null;
@@ -433,6 +464,19 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     /// <summary>Whether grants are stamped from the coarse system clock, for tests.</summary>
     internal bool UsesCoarseClock => _coarse;
 
+    /// <summary>
+    /// For tests, on one thread: the stamp the open lock-free path gives its grants and how many it
+    /// has made, or <see langword="null"/> while it is shut.
+    /// </summary>
+    internal (long Stamp, long Granted)? FastPathForTests
+    {
+        get
+        {
+            long state = Volatile.Read(ref _fast);
+            return (state & CountMask) == Closed ? null : (_fastStamp, state & CountMask);
+        }
+    }
+
     /// <summary>The log's capacity in entries, for tests of the memory bound.</summary>
     internal int LogCapacity
     {
@@ -440,6 +484,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
         {
             lock (_lock)
             {
+                CloseFastPath();
                 return _log.Length;
             }
         }
@@ -450,6 +495,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     {
         lock (_lock)
         {
+            CloseFastPath();
             if (waiter.State == LimiterWaiter.Queued)
             {
                 Dequeue(waiter);
@@ -488,7 +534,7 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
     {
         lock (_lock)
         {
-            granted = _successfulLeases + Interlocked.Read(ref _deliveredGrants);
+            granted = _successfulLeases + Interlocked.Read(ref _deliveredGrants) + FastGrantsNotFolded();
             rejected = _failedLeases;
             queued = _queuedPermits;
             return !_disposed;
@@ -537,85 +583,157 @@ public sealed class SlidingLogRateLimiter : BclRateLimiter
             }
 
             _timerDue = Never;
+            CloseFastPath();
             long now = _clock.Now();
             Trim(now);
             ProcessQueue(now);
         }
     }
 
+    /// <summary>
+    /// The lock-free grant of one permit on the coarse system clock: one coarse clock read and one
+    /// compare-exchange. Succeeds only while the path is open (nobody queued, not disposed, room
+    /// left in every window) and the coarse clock still shows the reading the path was opened on.
+    /// </summary>
+    /// <remarks>
+    /// Exact because: the state is read before the clock, so the windows the path's room was
+    /// computed from were trimmed on a precise time no later than this grant's clock read; the
+    /// grant happened when that read showed the path's reading, so no later than its stamp
+    /// (<see cref="CloseFastPath"/>); and the compare-exchange admits it only while the path's
+    /// count, which every grant since the path opened has raised, stays under the room. A thread
+    /// held up between its read and its compare-exchange still counts from its read: if the path
+    /// was shut meanwhile, the compare-exchange fails on the new state and the call takes the lock.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryFastGrant()
+    {
+        long state = Volatile.Read(ref _fast);
+        if ((state & CountMask) >= _fastLimit || Environment.TickCount64 != _fastTick)
+        {
+            return false;
+        }
+
+        return Interlocked.CompareExchange(ref _fast, state + 1, state) == state || RetryFastGrant(state);
+    }
+
+    /// <summary>Another grant came first: retries while the same generation has room; otherwise the caller takes the lock.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool RetryFastGrant(long state)
+    {
+        while (true)
+        {
+            long seen = Volatile.Read(ref _fast);
+            if (((seen ^ state) >> CountBits) != 0 || (seen & CountMask) >= _fastLimit)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _fast, seen + 1, seen) == seen)
+            {
+                return true;
+            }
+
+            state = seen;
+        }
+    }
+
     // ---- Everything below runs under _lock. ----
 
     /// <summary>
-    /// Grants at once if nobody is queued and every window has room; otherwise returns
-    /// <see langword="null"/> and sets <paramref name="now"/> to the precise time. On the coarse
-    /// clock the grant is stamped <see cref="CoarseClock.StampOffset"/> after the reading, the latest
-    /// moment it can have happened (a permit frees up to two ticks plus a millisecond late, never
-    /// early), and the windows are trimmed on the precise clock once per tick and every
-    /// <see cref="CoarseClock.CheckEvery"/> grants; a request that does not fit on that view is
-    /// decided on the precise clock.
+    /// Grants at once if nobody is queued and every window has room, stamped with the precise
+    /// time; otherwise returns <see langword="null"/>. Either way <paramref name="now"/> is the
+    /// precise time. After a grant on the coarse clock it opens the lock-free path (see
+    /// <see cref="TryFastGrant"/>) for the coarse reading taken just before the precise one.
     /// </summary>
     private SlidingLogLease? TryGrantNow(int permitCount, out long now)
     {
-        if (_coarse)
-        {
-            long reading = CoarseClock.Read();
-            if (reading != _coarseReading || --_coarseGrantsToCheck <= 0)
-            {
-                // Once per tick and every CheckEvery grants: trim on the precise clock, and check
-                // the coarse one is close enough to stamp from. While it is not, every call lands here.
-                long precise = _clock.Now();
-                Trim(precise);
-                bool closeEnough = CoarseClock.IsCloseEnough(reading, precise);
-                _coarseReading = closeEnough ? reading : long.MinValue;
-                _coarseGrantsToCheck = CoarseClock.CheckEvery;
-                if (!closeEnough)
-                {
-                    now = precise;
-                    return _head is null && Fits(permitCount) ? GrantNow(permitCount, precise) : null;
-                }
-            }
-
-            if (_head is null && GrantCoarse(permitCount, reading + CoarseClock.StampOffset) is { } lease)
-            {
-                now = reading;
-                return lease;
-            }
-        }
-
+        long tick = _coarse ? Environment.TickCount64 : 0;
         now = _clock.Now();
         Trim(now);
-        return _head is null && Fits(permitCount) ? GrantNow(permitCount, now) : null;
+        if (_head is not null || !Fits(permitCount))
+        {
+            return null;
+        }
+
+        SlidingLogLease lease = GrantNow(permitCount, now);
+        if (_coarse)
+        {
+            OpenFastPath(tick, now);
+        }
+
+        return lease;
     }
 
     /// <summary>
-    /// The coarse clock's grant: if every window has room, records the grant at
-    /// <paramref name="stamp"/> and returns its lease; otherwise returns <see langword="null"/>.
-    /// One pass checks the request and whether a permit is left after it.
+    /// Opens the lock-free path for grants made while the coarse clock reads <paramref name="tick"/>,
+    /// if that reading is close enough to <paramref name="precise"/> (read after it) to stamp from
+    /// and another permit would be left after one more grant. The path takes at most
+    /// <see cref="CoarseClock.CheckEvery"/> grants, and fewer than the room every window has now
+    /// (trimmed at <paramref name="precise"/>), so each of its grants leaves a permit free and the
+    /// precise clock is checked again at least every <see cref="CoarseClock.CheckEvery"/> grants.
     /// </summary>
-    private SlidingLogLease? GrantCoarse(int permitCount, long stamp)
+    private void OpenFastPath(long tick, long precise)
     {
-        int needed = Math.Max(permitCount, 1);
-        bool roomAfter = true;
-        WindowState[] windows = _windows;
-        for (int i = 0; i < windows.Length; i++)
+        long reading = CoarseClock.FromTick(tick);
+        if (!CoarseClock.IsCloseEnough(reading, precise))
         {
-            long count = windows[i].Count;
-            int limit = windows[i].Limit;
-            if (count + needed > limit)
+            return;
+        }
+
+        long room = long.MaxValue;
+        foreach (ref readonly WindowState window in _windows.AsSpan())
+        {
+            room = Math.Min(room, window.Limit - window.Count);
+        }
+
+        // A grant must leave a permit free (its lease is the cached one), so the path takes room - 1.
+        long limit = Math.Min(room - 1, CoarseClock.CheckEvery);
+        if (limit < 1)
+        {
+            return;
+        }
+
+        _fastTick = tick;
+        _fastStamp = reading + CoarseClock.StampOffset;
+        _fastLimit = (int)limit;
+        long generation = (Volatile.Read(ref _fast) >> CountBits) + 1;
+        Volatile.Write(ref _fast, generation << CountBits);
+    }
+
+    /// <summary>
+    /// Shuts the lock-free path and folds its grants into the log, stamped at the end of the tick
+    /// they were made in (<see cref="CoarseClock.StampOffset"/> after its reading): every one of
+    /// them read that reading before it took its permit, so it happened no later than the stamp
+    /// and its permit frees late, never early. Every caller that reads or changes the windows
+    /// calls this first, under the lock, so they count every grant made so far.
+    /// </summary>
+    private void CloseFastPath()
+    {
+        long state = Volatile.Read(ref _fast);
+        while ((state & CountMask) != Closed)
+        {
+            long seen = Interlocked.CompareExchange(ref _fast, state | Closed, state);
+            if (seen == state)
             {
-                return null;
+                int granted = (int)(state & CountMask);
+                if (granted > 0)
+                {
+                    Record(_fastStamp, granted);
+                    _successfulLeases += granted;
+                }
+
+                return;
             }
 
-            roomAfter &= count + permitCount < limit;
+            state = seen;
         }
+    }
 
-        if (permitCount > 0)
-        {
-            Record(stamp, permitCount);
-        }
-
-        _successfulLeases++;
-        return roomAfter ? SlidingLogLease.GrantedWithRoom : LeaseAfterGrant(_clock.Now());
+    /// <summary>The grants the open lock-free path has made and <see cref="CloseFastPath"/> has not yet folded.</summary>
+    private long FastGrantsNotFolded()
+    {
+        long count = Volatile.Read(ref _fast) & CountMask;
+        return count == Closed ? 0 : count;
     }
 
     private SlidingLogLease GrantNow(int permitCount, long now)

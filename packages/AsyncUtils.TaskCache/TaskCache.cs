@@ -75,6 +75,9 @@ public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
     private readonly ConcurrentDictionary<TKey, Task<TResult>>? _dictionary; // _map's, when unbounded
     private readonly bool _mayExpire; // a time to live or a selector: hits must check the entry's expiry
     private readonly bool _fastHits; // unbounded and no counters: hits need only the dictionary
+    private readonly bool _boundedHits; // bounded and no counters: hits need only the bounded store
+    private readonly LruCache<TKey, Task<TResult>>? _lru; // _map's, when bounded by exact recency
+    private readonly S3FifoCache<TKey, Task<TResult>>? _s3Fifo; // _map's, when bounded by S3-FIFO
     private readonly CacheClock _clock;
     private readonly long _timeToLive; // clock ticks; KeepForever, or 0 for "do not keep"
     private readonly Func<TKey, TResult, TimeSpan?>? _timeToLiveSelector;
@@ -104,9 +107,12 @@ public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
         // keeps an evicted or invalidated result reachable. Without expiry nothing is ever queued.
         _map = new EntryMap<TKey, Task<TResult>>(
             options?.MaxSize,
+            options?.EvictionPolicy ?? CacheEvictionPolicy.Lru,
             options?.Comparer,
             _mayExpire ? task => _expiry.Remove(TaskCacheEntry<TKey, TResult>.Of(task)) : null);
         _dictionary = _map.Dictionary;
+        _lru = _map.Lru;
+        _s3Fifo = _map.S3Fifo;
         _evictOnException = options?.EvictOnException ?? true;
         if (options?.Timeout is TimeSpan timeout && timeout != Timeout.InfiniteTimeSpan)
         {
@@ -120,6 +126,7 @@ public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
         }
 
         _fastHits = _dictionary is not null && _counters is null;
+        _boundedHits = _dictionary is null && _counters is null;
         _name = options?.Name;
 
         // Metrics read the counters above when a listener collects; nothing is added to any path.
@@ -260,14 +267,24 @@ public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
         expiresAt == TaskCacheEntry<TKey, TResult>.Forever
         || (expiresAt > TaskCacheEntry<TKey, TResult>.Dead && _clock.Now() < expiresAt);
 
-    /// <summary>The hit on a bounded map without counters, out of line so that the unbounded hit stays small.</summary>
-    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out Task<TResult>? task)
-    {
-        task = null;
-        return _counters is null
-            && _map.TryGet(key, out task)
-            && (_mayExpire ? IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)) : task.IsCompleted || MayJoin(task));
-    }
+    /// <summary>
+    /// The hit on a bounded map without counters, in the out-of-line part so that the unbounded hit
+    /// stays small, but reading the bounded store directly: one call from the public method to the
+    /// store's read, no further call through the map. The S3-FIFO read is a lookup and a plain store;
+    /// the exact LRU's read also records the hit's recency, which is most of its cost.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryHitBounded(TKey key, [NotNullWhen(true)] out Task<TResult>? task) =>
+        _s3Fifo is not null ? _s3Fifo.TryGetValue(key, out task) && IsHit(task) : TryHitLru(key, out task);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryHitLru(TKey key, [NotNullWhen(true)] out Task<TResult>? task) =>
+        _lru!.TryGetValue(key, out task) && IsHit(task);
+
+    /// <summary>Whether a task found in the map may be handed out as it is: live, or in flight and joinable.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsHit(Task<TResult> task) =>
+        _mayExpire ? IsLive(Volatile.Read(ref TaskCacheEntry<TKey, TResult>.Of(task).ExpiresAt)) : task.IsCompleted || MayJoin(task);
 
     /// <summary>
     /// Whether the current flow may join the call in flight behind <paramref name="task"/>: it may
@@ -279,11 +296,11 @@ public sealed class TaskCache<TKey, TResult> : ICacheMetricsSource
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrAddSlow(TKey key, Func<TKey, CancellationToken, Task<TResult>> function) =>
-        !_fastHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, static (k, f, ct) => f(k, ct), function);
+        _boundedHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, static (k, f, ct) => f(k, ct), function);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrAddSlow<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state) =>
-        !_fastHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, function, state);
+        _boundedHits && TryHitBounded(key, out Task<TResult>? task) ? task : GetOrStart(key, function, state);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Task<TResult> GetOrStart<TState>(TKey key, Func<TKey, TState, CancellationToken, Task<TResult>> function, TState state)

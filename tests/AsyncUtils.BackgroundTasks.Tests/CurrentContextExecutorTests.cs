@@ -225,6 +225,13 @@ public sealed class CurrentContextExecutorTests
             }
         }))
         {
+            // Let the other lanes start their calls, so there are running calls to cancel: a break
+            // right away may legitimately come before they take an item at all.
+            while (Volatile.Read(ref startedCalls) < 2)
+            {
+                await Task.Yield();
+            }
+
             break;
         }
 
@@ -394,6 +401,89 @@ public sealed class CurrentContextExecutorTests
         }
 
         Assert.That(count, Is.EqualTo(seen.Length));
+    }
+
+    [Test]
+    public async Task MapOrdered_pulls_its_input_lazily_so_memory_stays_bounded_by_the_look_ahead()
+    {
+        await using var executor = new CurrentContextExecutor(8);
+        long pulled = 0;
+        IEnumerable<long> Endless()
+        {
+            for (long i = 0; ; i++)
+            {
+                Interlocked.Increment(ref pulled);
+                yield return i;
+            }
+        }
+
+        int taken = 0;
+        await foreach (MapResult<long, long> r in executor.MapOrdered(Endless(), (x, _) => Task.FromResult(x), lookAhead: 5))
+        {
+            Assert.That(r.Value, Is.EqualTo(taken));
+            long inFlight = Interlocked.Read(ref pulled) - taken;
+            Assert.That(inFlight, Is.LessThanOrEqualTo(5 + 1), "at most the look-ahead taken and not yet consumed, plus the one being consumed");
+            if (++taken == 1_000)
+            {
+                break;
+            }
+        }
+
+        Assert.That(taken, Is.EqualTo(1_000));
+    }
+
+    [Test]
+    public async Task Map_with_slow_calls_runs_every_lane_again_after_the_consumer_fell_behind()
+    {
+        // Every call waits until four calls wait together: the Map finishes only if, each time, all
+        // four lanes run at once, including after the consumer fell behind and the lanes parked.
+        await using var executor = new CurrentContextExecutor(4);
+        var gate = new object();
+        int waiting = 0;
+        var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long pulled = 0;
+        IEnumerable<int> Source()
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                Interlocked.Increment(ref pulled);
+                yield return i;
+            }
+        }
+
+        async Task<int> CallAsync(int x, CancellationToken cancellationToken)
+        {
+            Task all;
+            lock (gate)
+            {
+                all = barrier.Task;
+                if (++waiting == 4)
+                {
+                    waiting = 0;
+                    barrier.SetResult();
+                    barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+
+            await all.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            return x;
+        }
+
+        int taken = 0;
+        await foreach (MapResult<int, int> r in executor.Map(Source(), CallAsync))
+        {
+            Assert.That(r.IsSuccess, Is.True, () => $"not four calls at once: {r.Exception}");
+            if (taken++ == 0)
+            {
+                // Fall behind: let the lanes fill the window (twice the cap) and park.
+                while (Interlocked.Read(ref pulled) < 8)
+                {
+                    await Task.Yield();
+                }
+            }
+        }
+
+        Assert.That(taken, Is.EqualTo(40));
     }
 
     [Test]

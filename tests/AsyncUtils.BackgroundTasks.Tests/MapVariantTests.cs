@@ -99,7 +99,17 @@ public sealed class MapVariantTests
                 }
 
                 await firstFailed.Task;
-                await Task.Yield();
+
+                // Fail only once the first failure has stopped the Map (it cancels the token), so
+                // which failure is first does not depend on thread timing.
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
                 throw new InvalidOperationException("second");
             }))
             {

@@ -285,4 +285,39 @@ public sealed class TaskGroupTests
         await group.DisposeAsync().AsTask().WaitAsync(Bound);
         Assert.That(done, Is.EqualTo(8_000));
     }
+
+    [Test]
+    public async Task An_exit_racing_with_tasks_started_from_another_thread_waits_for_every_task_it_accepted()
+    {
+        for (int round = 0; round < 200; round++)
+        {
+            var group = new TaskGroup();
+            int accepted = 0;
+            int done = 0;
+            group.Start(async _ => { await Task.Yield(); Interlocked.Increment(ref done); });
+            accepted++;
+            Task adder = Task.Run(() =>
+            {
+                for (int i = 0; i < 500; i++)
+                {
+                    try
+                    {
+                        group.Start(async _ => { await Task.Yield(); Interlocked.Increment(ref done); });
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        return;
+                    }
+
+                    Interlocked.Increment(ref accepted);
+                }
+            });
+
+            await group.DisposeAsync().AsTask().WaitAsync(Bound);
+            int doneAtExit = Volatile.Read(ref done);
+            await adder.WaitAsync(Bound);
+            Assert.That(doneAtExit, Is.EqualTo(Volatile.Read(ref accepted)), $"round {round}: the exit finished before a task it accepted");
+            Assert.That(group.Count, Is.Zero);
+        }
+    }
 }

@@ -45,6 +45,7 @@ public class CoroutineCacheBenchmarks : IDisposable
     private readonly CancellationTokenSource _callerToken = new();
     private CoroutineCache<int, int> _ours = null!;
     private CoroutineCache<int, int> _oursBounded = null!;
+    private CoroutineCache<int, int> _oursBoundedS3Fifo = null!;
     private CoroutineCache<int, int> _oursTtl = null!;
     private CoroutineCache<string, int> _oursString = null!;
     private ConcurrentDictionary<int, Task<int>> _dictionary = null!;
@@ -66,6 +67,7 @@ public class CoroutineCacheBenchmarks : IDisposable
 
         _ours = new CoroutineCache<int, int>();
         _oursBounded = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { MaxSize = 2 * Keys });
+        _oursBoundedS3Fifo = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { MaxSize = 2 * Keys, EvictionPolicy = CacheEvictionPolicy.S3Fifo });
         _oursTtl = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { TimeToLive = TimeSpan.FromHours(1) });
         _oursString = new CoroutineCache<string, int>();
         _dictionary = new ConcurrentDictionary<int, Task<int>>();
@@ -79,6 +81,7 @@ public class CoroutineCacheBenchmarks : IDisposable
             string s = _stringKeys[k];
             Sync(_ours.GetOrAddAsync(k, Load));
             Sync(_oursBounded.GetOrAddAsync(k, Load));
+            Sync(_oursBoundedS3Fifo.GetOrAddAsync(k, Load));
             Sync(_oursTtl.GetOrAddAsync(k, Load));
             Sync(_oursString.GetOrAddAsync(s, LoadString));
             _dictionary.GetOrAdd(k, LoadNoToken).GetAwaiter().GetResult();
@@ -154,6 +157,18 @@ public class CoroutineCacheBenchmarks : IDisposable
         foreach (int k in _keys)
         {
             sum += Sync(_oursBounded.GetOrAddAsync(k, Load));
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Keys), BenchmarkCategory("Hit")]
+    public int Hit_AsyncUtils_CoroutineCache_MaxSize_S3Fifo()
+    {
+        int sum = 0;
+        foreach (int k in _keys)
+        {
+            sum += Sync(_oursBoundedS3Fifo.GetOrAddAsync(k, Load));
         }
 
         return sum;

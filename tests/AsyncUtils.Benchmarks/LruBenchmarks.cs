@@ -7,7 +7,7 @@ using Microsoft.Extensions.Caching.Memory;
 namespace AsyncUtils.Benchmarks;
 
 /// <summary>
-/// AsyncUtils.Lru against its anchors, per operation: a hit over a 1,000-key working set read in a
+/// AsyncUtils.Lru (the exact LruCache and the S3-FIFO S3FifoCache) against its anchors, per operation: a hit over a 1,000-key working set read in a
 /// scrambled order (every hit changes the recency order, the expensive case for an exact LRU), a
 /// miss that evicts, and hits from two threads at once (over the working set, and on one hot key). Each category's baseline is BitFaster's
 /// ConcurrentLru (ConcurrentTLru for the TTL hit).
@@ -23,6 +23,7 @@ public class LruBenchmarks : IDisposable
 
     private readonly int[] _keys = new int[Ops];
     private LruCache<int, int> _ours = null!;
+    private S3FifoCache<int, int> _s3Fifo = null!;
     private TtlLruCache<int, int> _oursTtl = null!;
     private ConcurrentLru<int, int> _bitfaster = null!;
     private ConcurrentTLru<int, int> _bitfasterTtl = null!;
@@ -39,6 +40,7 @@ public class LruBenchmarks : IDisposable
         }
 
         _ours = new LruCache<int, int>(Capacity);
+        _s3Fifo = new S3FifoCache<int, int>(Capacity);
         _oursTtl = new TtlLruCache<int, int>(Capacity, TimeSpan.FromHours(1));
         _bitfaster = new ConcurrentLru<int, int>(Capacity);
         _bitfasterTtl = new ConcurrentTLru<int, int>(Capacity, TimeSpan.FromHours(1));
@@ -47,6 +49,7 @@ public class LruBenchmarks : IDisposable
         for (int k = 0; k < Capacity; k++)
         {
             _ours[k] = k;
+            _s3Fifo[k] = k;
             _oursTtl[k] = k;
             _bitfaster.AddOrUpdate(k, k);
             _bitfasterTtl.AddOrUpdate(k, k);
@@ -60,7 +63,7 @@ public class LruBenchmarks : IDisposable
         // measure misses under a hit's name.
         foreach (int k in _keys)
         {
-            if (!_ours.TryGetValue(k, out _) || !_oursTtl.TryGetValue(k, out _) || !_bitfaster.TryGet(k, out _)
+            if (!_ours.TryGetValue(k, out _) || !_s3Fifo.TryGetValue(k, out _) || !_oursTtl.TryGetValue(k, out _) || !_bitfaster.TryGet(k, out _)
                 || !_bitfasterTtl.TryGet(k, out _) || !_memoryCache.TryGetValue(k, out _) || !_locked.TryGetValue(k, out _))
             {
                 throw new InvalidOperationException($"Key {k} of the working set is not cached after setup.");
@@ -84,6 +87,19 @@ public class LruBenchmarks : IDisposable
         foreach (int k in _keys)
         {
             _ours.TryGetValue(k, out int v);
+            sum += v;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Ops), BenchmarkCategory("Hit")]
+    public int Hit_AsyncUtils_S3FifoCache()
+    {
+        int sum = 0;
+        foreach (int k in _keys)
+        {
+            _s3Fifo.TryGetValue(k, out int v);
             sum += v;
         }
 
@@ -136,6 +152,19 @@ public class LruBenchmarks : IDisposable
         for (int i = 0; i < Ops; i++)
         {
             _ours.TryGetValue(42, out int v);
+            sum += v;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Ops), BenchmarkCategory("HitSameKey")]
+    public int HitSameKey_AsyncUtils_S3FifoCache()
+    {
+        int sum = 0;
+        for (int i = 0; i < Ops; i++)
+        {
+            _s3Fifo.TryGetValue(42, out int v);
             sum += v;
         }
 
@@ -195,6 +224,18 @@ public class LruBenchmarks : IDisposable
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = Ops), BenchmarkCategory("MissEvict")]
+    public int MissEvict_AsyncUtils_S3FifoCache()
+    {
+        int sum = 0;
+        for (int i = 0; i < Ops; i++)
+        {
+            sum += _s3Fifo.GetOrAdd(_next++, 1);
+        }
+
+        return sum;
+    }
+
     [Benchmark(OperationsPerInvoke = Ops, Baseline = true), BenchmarkCategory("MissEvict")]
     public int MissEvict_BitFaster_ConcurrentLru()
     {
@@ -242,6 +283,15 @@ public class LruBenchmarks : IDisposable
         }
     });
 
+    [Benchmark(OperationsPerInvoke = 2 * ContendedOpsPerThread), BenchmarkCategory("ContendedHit")]
+    public void ContendedHit_AsyncUtils_S3FifoCache() => OnTwoThreads(() =>
+    {
+        for (int i = 0; i < ContendedOpsPerThread; i++)
+        {
+            _s3Fifo.TryGetValue(_keys[i % Ops], out _);
+        }
+    });
+
     [Benchmark(OperationsPerInvoke = 2 * ContendedOpsPerThread, Baseline = true), BenchmarkCategory("ContendedHit")]
     public void ContendedHit_BitFaster_ConcurrentLru() => OnTwoThreads(() =>
     {
@@ -275,6 +325,15 @@ public class LruBenchmarks : IDisposable
         for (int i = 0; i < ContendedOpsPerThread; i++)
         {
             _ours.TryGetValue(42, out _);
+        }
+    });
+
+    [Benchmark(OperationsPerInvoke = 2 * ContendedOpsPerThread), BenchmarkCategory("ContendedHitSameKey")]
+    public void ContendedHitSameKey_AsyncUtils_S3FifoCache() => OnTwoThreads(() =>
+    {
+        for (int i = 0; i < ContendedOpsPerThread; i++)
+        {
+            _s3Fifo.TryGetValue(42, out _);
         }
     });
 

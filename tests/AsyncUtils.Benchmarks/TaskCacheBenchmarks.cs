@@ -43,6 +43,7 @@ public class TaskCacheBenchmarks : IDisposable
     private readonly ParallelOptions _twoThreads = new() { MaxDegreeOfParallelism = 2 };
     private TaskCache<int, int> _ours = null!;
     private TaskCache<int, int> _oursBounded = null!;
+    private TaskCache<int, int> _oursBoundedS3Fifo = null!;
     private TaskCache<int, int> _oursTtl = null!;
     private TaskCache<string, int> _oursString = null!;
     private ConcurrentDictionary<int, Task<int>> _dictionary = null!;
@@ -64,6 +65,7 @@ public class TaskCacheBenchmarks : IDisposable
 
         _ours = new TaskCache<int, int>();
         _oursBounded = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = 2 * Keys });
+        _oursBoundedS3Fifo = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = 2 * Keys, EvictionPolicy = CacheEvictionPolicy.S3Fifo });
         _oursTtl = new TaskCache<int, int>(new TaskCacheOptions<int, int> { TimeToLive = TimeSpan.FromHours(1) });
         _oursString = new TaskCache<string, int>();
         _dictionary = new ConcurrentDictionary<int, Task<int>>();
@@ -77,6 +79,7 @@ public class TaskCacheBenchmarks : IDisposable
             string s = _stringKeys[k];
             _ours.GetOrAddAsync(k, Load).GetAwaiter().GetResult();
             _oursBounded.GetOrAddAsync(k, Load).GetAwaiter().GetResult();
+            _oursBoundedS3Fifo.GetOrAddAsync(k, Load).GetAwaiter().GetResult();
             _oursTtl.GetOrAddAsync(k, Load).GetAwaiter().GetResult();
             _oursString.GetOrAddAsync(s, LoadString).GetAwaiter().GetResult();
             _dictionary.GetOrAdd(k, LoadNoToken).GetAwaiter().GetResult();
@@ -138,6 +141,18 @@ public class TaskCacheBenchmarks : IDisposable
         foreach (int k in _keys)
         {
             sum += _oursBounded.GetOrAddAsync(k, Load).Result;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Keys), BenchmarkCategory("Hit")]
+    public int Hit_AsyncUtils_TaskCache_MaxSize_S3Fifo()
+    {
+        int sum = 0;
+        foreach (int k in _keys)
+        {
+            sum += _oursBoundedS3Fifo.GetOrAddAsync(k, Load).Result;
         }
 
         return sum;

@@ -19,6 +19,7 @@ public sealed class CoroutineCacheArgumentTests
     {
         var unbounded = new CoroutineCache<string, int>();
         var bounded = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { MaxSize = 4 });
+        var s3Fifo = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { MaxSize = 4, EvictionPolicy = CacheEvictionPolicy.S3Fifo });
 
         using (Assert.EnterMultipleScope())
         {
@@ -26,6 +27,8 @@ public sealed class CoroutineCacheArgumentTests
             Assert.That(() => bounded.GetOrAddAsync(null!, static (_, _) => ValueTask.FromResult(1)), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("key"));
             Assert.That(() => unbounded.Invalidate(null!), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("key"));
             Assert.That(() => bounded.Invalidate(null!), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("key"));
+            Assert.That(() => s3Fifo.GetOrAddAsync(null!, static (_, _) => ValueTask.FromResult(1)), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("key"));
+            Assert.That(() => s3Fifo.Invalidate(null!), Throws.ArgumentNullException.With.Property("ParamName").EqualTo("key"));
         }
     }
 
@@ -53,6 +56,19 @@ public sealed class CoroutineCacheArgumentTests
     {
         var options = new CoroutineCacheOptions<int, int>();
         Assert.That(() => options.MaxSize = size, Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("MaxSize"));
+    }
+
+    [TestCase(-1)]
+    [TestCase(2)]
+    [TestCase(int.MaxValue)]
+    public void An_eviction_policy_that_is_not_defined_is_rejected_naming_the_option_and_the_options_stay_usable(int value)
+    {
+        var options = new CoroutineCacheOptions<int, int> { MaxSize = 2, EvictionPolicy = CacheEvictionPolicy.S3Fifo };
+        Assert.That(() => options.EvictionPolicy = (CacheEvictionPolicy)value, Throws.TypeOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("EvictionPolicy"));
+        Assert.That(options.EvictionPolicy, Is.EqualTo(CacheEvictionPolicy.S3Fifo), "the rejected value was not stored");
+
+        options.EvictionPolicy = CacheEvictionPolicy.Lru;
+        Assert.That(options.EvictionPolicy, Is.EqualTo(CacheEvictionPolicy.Lru));
     }
 
     [TestCase(0L)]
@@ -91,6 +107,7 @@ public sealed class CoroutineCacheArgumentTests
             Assert.That(options.TrackStatistics, Is.False);
             Assert.That(options.TimeToLive, Is.Null);
             Assert.That(options.MaxSize, Is.Null);
+            Assert.That(options.EvictionPolicy, Is.EqualTo(CacheEvictionPolicy.Lru));
             Assert.That(options.Timeout, Is.Null);
             Assert.That(options.CancelWhenAllWaitersCancel, Is.False);
         }

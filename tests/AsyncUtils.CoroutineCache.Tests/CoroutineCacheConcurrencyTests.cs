@@ -7,14 +7,15 @@ public sealed class CoroutineCacheConcurrencyTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    [TestCase(null, false)]
-    [TestCase(1000, false)]
-    [TestCase(null, true)]
-    public async Task Sixty_four_concurrent_first_callers_start_exactly_one_call(int? maxSize, bool cancellableWaiters)
+    [TestCase(null, false, CacheEvictionPolicy.Lru)]
+    [TestCase(1000, false, CacheEvictionPolicy.Lru)]
+    [TestCase(1000, false, CacheEvictionPolicy.S3Fifo)]
+    [TestCase(null, true, CacheEvictionPolicy.Lru)]
+    public async Task Sixty_four_concurrent_first_callers_start_exactly_one_call(int? maxSize, bool cancellableWaiters, CacheEvictionPolicy policy)
     {
         const int callers = 64;
         const int rounds = 25;
-        var cache = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { MaxSize = maxSize, CancelWhenAllWaitersCancel = cancellableWaiters });
+        var cache = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { EvictionPolicy = policy, MaxSize = maxSize, CancelWhenAllWaitersCancel = cancellableWaiters });
         using var neverCancelled = new CancellationTokenSource();
         CancellationToken token = cancellableWaiters ? neverCancelled.Token : CancellationToken.None;
         var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,9 +53,10 @@ public sealed class CoroutineCacheConcurrencyTests
         Assert.That(results, Has.Length.EqualTo(rounds * callers).And.All.EqualTo(5));
     }
 
-    [TestCase(null)]
-    [TestCase(8)]
-    public async Task Threads_hammering_few_keys_with_expiry_eviction_and_invalidation_only_ever_see_their_keys_results(int? maxSize)
+    [TestCase(null, CacheEvictionPolicy.Lru)]
+    [TestCase(8, CacheEvictionPolicy.Lru)]
+    [TestCase(8, CacheEvictionPolicy.S3Fifo)]
+    public async Task Threads_hammering_few_keys_with_expiry_eviction_and_invalidation_only_ever_see_their_keys_results(int? maxSize, CacheEvictionPolicy policy)
     {
         const int threads = 4;
         const int opsPerThread = 20_000;
@@ -62,6 +64,7 @@ public sealed class CoroutineCacheConcurrencyTests
         var time = new FakeTimeProvider();
         var cache = new CoroutineCache<int, long>(new CoroutineCacheOptions<int, long>
         {
+            EvictionPolicy = policy,
             MaxSize = maxSize,
             TimeToLive = TimeSpan.FromSeconds(5),
             TimeProvider = time,

@@ -170,10 +170,33 @@ public sealed class CoroutineCacheExpiryTests
         Assert.That(await Get("b").Within(), Is.EqualTo(2), "b was evicted and called again");
     }
 
-    [Test]
-    public async Task Maximum_size_and_time_to_live_work_together()
+    [TestCase(CacheEvictionPolicy.Lru, 2)]
+    [TestCase(CacheEvictionPolicy.S3Fifo, 1)]
+    public async Task With_S3Fifo_a_key_read_again_survives_a_scan_of_new_keys_that_flushes_an_exact_lru(CacheEvictionPolicy policy, int expectedCalls)
     {
-        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { MaxSize = 2, TimeToLive = Ttl, TimeProvider = _time });
+        const int maxSize = 10;
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { MaxSize = maxSize, EvictionPolicy = policy });
+        int calls = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.That(await cache.GetOrAddAsync("hot", (_, _) => ValueTask.FromResult(++calls)).Within(), Is.EqualTo(1));
+        }
+
+        for (int i = 0; i < 3 * maxSize; i++)
+        {
+            _ = await cache.GetOrAddAsync($"scan{i}", static (_, _) => ValueTask.FromResult(0)).Within();
+            Assert.That(cache.Count, Is.LessThanOrEqualTo(maxSize));
+        }
+
+        _ = await cache.GetOrAddAsync("hot", (_, _) => ValueTask.FromResult(++calls)).Within();
+        Assert.That(calls, Is.EqualTo(expectedCalls), "S3-FIFO keeps the key read repeatedly; an exact LRU evicts it");
+    }
+
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task Maximum_size_and_time_to_live_work_together(CacheEvictionPolicy policy)
+    {
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { EvictionPolicy = policy, MaxSize = 2, TimeToLive = Ttl, TimeProvider = _time });
         int calls = 0;
         ValueTask<int> Get(string key) => cache.GetOrAddAsync(key, (_, _) => ValueTask.FromResult(++calls));
 
@@ -185,10 +208,11 @@ public sealed class CoroutineCacheExpiryTests
         Assert.That(cache.Count, Is.EqualTo(2));
     }
 
-    [Test]
-    public async Task An_entry_evicted_while_in_flight_still_completes_for_its_waiters_and_is_not_cached()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task An_entry_evicted_while_in_flight_still_completes_for_its_waiters_and_is_not_cached(CacheEvictionPolicy policy)
     {
-        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { MaxSize = 1 });
+        var cache = new CoroutineCache<string, int>(new CoroutineCacheOptions<string, int> { EvictionPolicy = policy, MaxSize = 1 });
         var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         ValueTask<int> evicted = cache.GetOrAddAsync("a", (_, _) => new ValueTask<int>(gate.Task));

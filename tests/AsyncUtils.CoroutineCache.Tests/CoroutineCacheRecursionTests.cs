@@ -14,6 +14,7 @@ public sealed class CoroutineCacheRecursionTests
         yield return new TestCaseData(new CoroutineCacheOptions<string, int>()).SetArgDisplayNames("unbounded");
         yield return new TestCaseData(new CoroutineCacheOptions<string, int> { TimeToLive = TimeSpan.FromHours(1) }).SetArgDisplayNames("ttl");
         yield return new TestCaseData(new CoroutineCacheOptions<string, int> { MaxSize = 100 }).SetArgDisplayNames("bounded");
+        yield return new TestCaseData(new CoroutineCacheOptions<string, int> { MaxSize = 100, EvictionPolicy = CacheEvictionPolicy.S3Fifo }).SetArgDisplayNames("bounded-s3fifo");
         yield return new TestCaseData(new CoroutineCacheOptions<string, int> { TrackStatistics = true }).SetArgDisplayNames("counters");
         yield return new TestCaseData(new CoroutineCacheOptions<string, int> { CancelWhenAllWaitersCancel = true }).SetArgDisplayNames("cancel-when-all-cancel");
     }

@@ -67,6 +67,7 @@ public sealed class CoroutineCacheTests
     {
         var unbounded = new CoroutineCache<int, int>();
         var bounded = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { MaxSize = 16 });
+        var boundedS3Fifo = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { MaxSize = 16, EvictionPolicy = CacheEvictionPolicy.S3Fifo });
         var expiring = new CoroutineCache<int, int>(new CoroutineCacheOptions<int, int> { TimeToLive = TimeSpan.FromHours(1) });
         Func<int, CancellationToken, ValueTask<int>> wrapped = unbounded.Wrap(static (int k, CancellationToken _) => ValueTask.FromResult(k));
         using var cts = new CancellationTokenSource();
@@ -80,6 +81,7 @@ public sealed class CoroutineCacheTests
                 sum += unbounded.GetOrAddAsync(1, static (k, _) => ValueTask.FromResult(k), cts.Token).Completed();
                 sum += unbounded.GetOrAddAsync(1, static (k, s, _) => ValueTask.FromResult(k + s), 5).Completed();
                 sum += bounded.GetOrAddAsync(i & 7, static (k, _) => ValueTask.FromResult(k)).Completed();
+                sum += boundedS3Fifo.GetOrAddAsync(i & 7, static (k, _) => ValueTask.FromResult(k)).Completed();
                 sum += expiring.GetOrAddAsync(1, static (k, _) => ValueTask.FromResult(k)).Completed();
                 sum += wrapped(1, cts.Token).Completed();
             }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using AsyncUtils.Testing;
 using StackExchange.Redis;
@@ -18,6 +19,12 @@ namespace AsyncUtils.Tests;
 /// (RequestCounter: the server's <c>INFO commandstats</c> also counts the commands a Lua script runs,
 /// so it cannot tell them apart; it is printed to the log for reference).
 /// </para>
+/// <para>
+/// With the environment variable <c>AU_BENCH_OUT</c> set to a folder, the table is also written there
+/// as <c>AsyncUtils.Benchmarks.FleetBenchmarks-report-github.md</c>, in the shape of a BenchmarkDotNet
+/// GitHub report, which build/bench-tables.py imports into benchmarks/results/FleetBenchmarks.md and
+/// the <c>&lt;!-- bench: FleetBenchmarks --&gt;</c> tables are generated from: <c>bash build/bench.sh Fleet</c>.
+/// </para>
 /// </summary>
 [Explicit("A 30-second benchmark against RedisRateLimiting; run it alone: dotnet test tests/AsyncUtils.RateLimiter.Redis.ProcessTests -c Release -f net10.0 --filter Name~Benchmark")]
 public sealed class FleetBenchmark
@@ -33,8 +40,8 @@ public sealed class FleetBenchmark
         IServer redis = admin.GetServers()[0];
 
         var table = new StringBuilder();
-        table.AppendLine("| limiter | clocks | grants/s | limiter calls per grant | Redis round trips per grant | p50 / p99 call (ms) | p50 / p99 wait for a grant (ms) | worst 1-s window (limit 100) |");
-        table.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        table.AppendLine("| Method | grants/s | limiter calls per grant | Redis round trips per grant | p50 / p99 call (ms) | p50 / p99 wait for a grant (ms) | worst 1-s window (limit 100) |");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         (string Mode, int Skew)[] runs =
         [
             ("ours", 0), ("ours", 500), ("redisratelimiting", 0), ("redisratelimiting", 500), ("redisratelimiting-unprobed", 0),
@@ -53,10 +60,10 @@ public sealed class FleetBenchmark
             {
                 "ours" => "RedisSlidingLogRateLimiter",
                 "redisratelimiting" => "RedisRateLimiting 1.2.1 sliding window",
-                _ => "RedisRateLimiting 1.2.1, without the probe",
+                _ => "RedisRateLimiting 1.2.1 without the probe",
             };
             table.AppendLine(CultureInfo.InvariantCulture,
-                $"| {limiter} | {(skew == 0 ? "synchronised" : "one 0.5 s fast")} " +
+                $"| {limiter}, {(skew == 0 ? "clocks synchronised" : "one clock 0.5 s fast")} " +
                 $"| {grants / duration.TotalSeconds:0} | {result.Calls / grants:0.00} | {result.Requests / grants:0.00} " +
                 $"| {Ms(FleetResult.Percentile(result.CallLatencyMicros, 0.5))} / {Ms(FleetResult.Percentile(result.CallLatencyMicros, 0.99))} " +
                 $"| {Ms(FleetResult.Percentile(waits, 0.5))} / {Ms(FleetResult.Percentile(waits, 0.99))} | {worst} |");
@@ -69,6 +76,11 @@ public sealed class FleetBenchmark
 
         await TestContext.Progress.WriteLineAsync(table.ToString());
         await TestContext.Out.WriteLineAsync(table.ToString());
+        string? written = BenchmarkReport.Write("FleetBenchmarks", $"the FleetBenchmark test (redis-server {redis.Version} on loopback)", table.ToString());
+        if (written is not null)
+        {
+            await TestContext.Progress.WriteLineAsync($"Report written to {written}");
+        }
     }
 
     private static string Ms(double micros) => (micros / 1000).ToString("0.0", CultureInfo.InvariantCulture);

@@ -29,7 +29,8 @@ namespace AsyncUtils.Redis.ProcessTests.App;
 /// own call latency.
 /// <c>ours-script CONNECTION NAME LIMITS WINDOWS_MS QUEUE_LIMIT SKEW_MS [TICKET_TIMEOUT_MS]</c> takes
 /// commands on standard input instead (see <see cref="OursMode.ScriptAsync"/>);
-/// <c>lockout CONNECTION NAME SKEW_MS</c> runs a fleet-wide lockout (see <see cref="LockoutMode"/>).
+/// <c>lockout CONNECTION NAME SKEW_MS</c> runs a fleet-wide lockout (see <see cref="LockoutMode"/>);
+/// <c>cache IMPL CONNECTION PREFIX SOURCE_DIR LEASE_MS</c> runs a two-level cache, ours or an anchor (see <see cref="CacheMode"/>).
 /// </summary>
 public static class Program
 {
@@ -56,6 +57,9 @@ public static class Program
                 return 0;
             case "lockout" when args.Length == 4:
                 await LockoutMode.RunAsync(args, output);
+                return 0;
+            case "cache" when args.Length == 6:
+                await CacheMode.RunAsync(args, output);
                 return 0;
             default:
                 await Console.Error.WriteLineAsync($"unknown mode or wrong arguments: {string.Join(' ', args)}");

@@ -7,13 +7,14 @@ public sealed class TaskCacheConcurrencyTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    [TestCase(null)]
-    [TestCase(1000)]
-    public async Task Sixty_four_concurrent_first_callers_start_exactly_one_call(int? maxSize)
+    [TestCase(null, CacheEvictionPolicy.Lru)]
+    [TestCase(1000, CacheEvictionPolicy.Lru)]
+    [TestCase(1000, CacheEvictionPolicy.S3Fifo)]
+    public async Task Sixty_four_concurrent_first_callers_start_exactly_one_call(int? maxSize, CacheEvictionPolicy policy)
     {
         const int callers = 64;
         const int rounds = 25;
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = maxSize });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { EvictionPolicy = policy, MaxSize = maxSize });
         var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         int[] calls = new int[rounds];
         var tasks = new Task<int>[rounds, callers];
@@ -56,9 +57,10 @@ public sealed class TaskCacheConcurrencyTests
         Assert.That(await tasks[rounds - 1, callers - 1].WaitAsync(Bound), Is.EqualTo(5));
     }
 
-    [TestCase(null)]
-    [TestCase(8)]
-    public async Task Threads_hammering_few_keys_with_expiry_eviction_and_invalidation_only_ever_see_their_keys_results(int? maxSize)
+    [TestCase(null, CacheEvictionPolicy.Lru)]
+    [TestCase(8, CacheEvictionPolicy.Lru)]
+    [TestCase(8, CacheEvictionPolicy.S3Fifo)]
+    public async Task Threads_hammering_few_keys_with_expiry_eviction_and_invalidation_only_ever_see_their_keys_results(int? maxSize, CacheEvictionPolicy policy)
     {
         const int threads = 4;
         const int opsPerThread = 20_000;
@@ -66,6 +68,7 @@ public sealed class TaskCacheConcurrencyTests
         var time = new FakeTimeProvider();
         var cache = new TaskCache<int, long>(new TaskCacheOptions<int, long>
         {
+            EvictionPolicy = policy,
             MaxSize = maxSize,
             TimeToLive = TimeSpan.FromSeconds(5),
             TimeProvider = time,

@@ -168,10 +168,33 @@ public sealed class TaskCacheExpiryTests
         Assert.That(await Get("b").WaitAsync(Bound), Is.EqualTo(2), "b was evicted and called again");
     }
 
-    [Test]
-    public async Task Maximum_size_and_time_to_live_work_together()
+    [TestCase(CacheEvictionPolicy.Lru, 2)]
+    [TestCase(CacheEvictionPolicy.S3Fifo, 1)]
+    public async Task With_S3Fifo_a_key_read_again_survives_a_scan_of_new_keys_that_flushes_an_exact_lru(CacheEvictionPolicy policy, int expectedCalls)
     {
-        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = 2, TimeToLive = Ttl, TimeProvider = _time });
+        const int maxSize = 10;
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = maxSize, EvictionPolicy = policy });
+        int calls = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.That(await cache.GetOrAddAsync("hot", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound), Is.EqualTo(1));
+        }
+
+        for (int i = 0; i < 3 * maxSize; i++)
+        {
+            _ = await cache.GetOrAddAsync($"scan{i}", static (_, _) => Task.FromResult(0)).WaitAsync(Bound);
+            Assert.That(cache.Count, Is.LessThanOrEqualTo(maxSize));
+        }
+
+        _ = await cache.GetOrAddAsync("hot", (_, _) => Task.FromResult(++calls)).WaitAsync(Bound);
+        Assert.That(calls, Is.EqualTo(expectedCalls), "S3-FIFO keeps the key read repeatedly; an exact LRU evicts it");
+    }
+
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task Maximum_size_and_time_to_live_work_together(CacheEvictionPolicy policy)
+    {
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { EvictionPolicy = policy, MaxSize = 2, TimeToLive = Ttl, TimeProvider = _time });
         int calls = 0;
         Task<int> Get(string key) => cache.GetOrAddAsync(key, (_, _) => Task.FromResult(++calls));
 
@@ -183,10 +206,11 @@ public sealed class TaskCacheExpiryTests
         Assert.That(cache.Count, Is.EqualTo(2));
     }
 
-    [Test]
-    public async Task An_entry_evicted_while_in_flight_still_completes_for_its_waiters_and_is_not_cached()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task An_entry_evicted_while_in_flight_still_completes_for_its_waiters_and_is_not_cached(CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { MaxSize = 1 });
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { EvictionPolicy = policy, MaxSize = 1 });
         var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         Task<int> evicted = cache.GetOrAddAsync("a", (_, _) => gate.Task);

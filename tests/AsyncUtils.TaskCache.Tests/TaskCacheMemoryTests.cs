@@ -18,10 +18,11 @@ public sealed class TaskCacheMemoryTests
 
     private readonly FakeTimeProvider _time = new();
 
-    [Test]
-    public void Evicted_results_are_collectable_although_their_time_to_live_has_not_passed()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public void Evicted_results_are_collectable_although_their_time_to_live_has_not_passed(CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, byte[]>(new TaskCacheOptions<int, byte[]> { MaxSize = MaxSize, TimeToLive = LongTtl, TimeProvider = _time });
+        var cache = new TaskCache<int, byte[]>(new TaskCacheOptions<int, byte[]> { EvictionPolicy = policy, MaxSize = MaxSize, TimeToLive = LongTtl, TimeProvider = _time });
         WeakReference[] results = Fill(cache, Results);
 
         CollectEverything();
@@ -50,10 +51,11 @@ public sealed class TaskCacheMemoryTests
         GC.KeepAlive(cache);
     }
 
-    [Test]
-    public void Cleared_results_are_collectable_and_the_expiry_queue_is_empty()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public void Cleared_results_are_collectable_and_the_expiry_queue_is_empty(CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, byte[]>(new TaskCacheOptions<int, byte[]> { MaxSize = 50, TimeToLive = LongTtl, TimeProvider = _time });
+        var cache = new TaskCache<int, byte[]>(new TaskCacheOptions<int, byte[]> { EvictionPolicy = policy, MaxSize = 50, TimeToLive = LongTtl, TimeProvider = _time });
         WeakReference[] results = Fill(cache, 40);
         cache.Clear();
 
@@ -64,10 +66,11 @@ public sealed class TaskCacheMemoryTests
         GC.KeepAlive(cache);
     }
 
-    [Test]
-    public async Task A_call_evicted_while_in_flight_is_not_queued_for_expiry_when_it_completes()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task A_call_evicted_while_in_flight_is_not_queued_for_expiry_when_it_completes(CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = 1, TimeToLive = LongTtl, TimeProvider = _time });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { EvictionPolicy = policy, MaxSize = 1, TimeToLive = LongTtl, TimeProvider = _time });
         var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<int> evicted = cache.GetOrAddAsync(1, (_, _) => gate.Task);
         await cache.GetOrAddAsync(2, static (_, _) => Task.FromResult(2)).WaitAsync(Bound); // evicts key 1
@@ -79,10 +82,11 @@ public sealed class TaskCacheMemoryTests
         Assert.That(cache.ExpiryQueueCount, Is.EqualTo(1));
     }
 
-    [Test]
-    public void The_expiry_queue_never_holds_more_entries_than_the_cache_under_any_insert_rate()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public void The_expiry_queue_never_holds_more_entries_than_the_cache_under_any_insert_rate(CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = MaxSize, TimeToLive = LongTtl, TimeProvider = _time });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { EvictionPolicy = policy, MaxSize = MaxSize, TimeToLive = LongTtl, TimeProvider = _time });
         for (int i = 0; i < 10_000; i++)
         {
             _ = cache.GetOrAddAsync(i % 300, static (k, _) => Task.FromResult(k));
@@ -100,11 +104,12 @@ public sealed class TaskCacheMemoryTests
         }
     }
 
-    [TestCase(null)]
-    [TestCase(20)]
-    public async Task After_racing_requests_evictions_and_invalidations_the_expiry_queue_holds_only_stored_entries(int? maxSize)
+    [TestCase(null, CacheEvictionPolicy.Lru)]
+    [TestCase(20, CacheEvictionPolicy.Lru)]
+    [TestCase(20, CacheEvictionPolicy.S3Fifo)]
+    public async Task After_racing_requests_evictions_and_invalidations_the_expiry_queue_holds_only_stored_entries(int? maxSize, CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = maxSize, TimeToLive = LongTtl });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { EvictionPolicy = policy, MaxSize = maxSize, TimeToLive = LongTtl });
         var calls = new System.Collections.Concurrent.ConcurrentBag<Task<int>>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2)); // bounds the run on a slow machine
         async Task Run(int seed)

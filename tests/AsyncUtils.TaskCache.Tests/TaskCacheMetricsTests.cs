@@ -7,12 +7,13 @@ public sealed class TaskCacheMetricsTests
     private const string Meter = "AsyncUtils.TaskCache";
     private const string NameTag = "asyncutils.cache.name";
 
-    [Test]
-    public async Task Requests_coalesced_calls_in_flight_evictions_and_size_are_published_with_the_caches_name()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task Requests_coalesced_calls_in_flight_evictions_and_size_are_published_with_the_caches_name(CacheEvictionPolicy policy)
     {
         string name = UniqueName();
         using var recorder = new MetricsRecorder(Meter, NameTag, name);
-        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { Name = name, TrackStatistics = true, MaxSize = 1 });
+        var cache = new TaskCache<string, int>(new TaskCacheOptions<string, int> { EvictionPolicy = policy, Name = name, TrackStatistics = true, MaxSize = 1 });
         var gate = new TaskCompletionSource<int>();
 
         Task<int> first = cache.GetOrAddAsync("a", (_, _) => gate.Task); // miss, starts the call
@@ -63,11 +64,12 @@ public sealed class TaskCacheMetricsTests
         GC.KeepAlive(cache);
     }
 
-    [Test]
-    public async Task Evictions_of_a_bounded_cache_are_counted_without_TrackStatistics()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public async Task Evictions_of_a_bounded_cache_are_counted_without_TrackStatistics(CacheEvictionPolicy policy)
     {
         string name = UniqueName();
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { Name = name, MaxSize = 2 });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { EvictionPolicy = policy, Name = name, MaxSize = 2 });
         for (int i = 0; i < 5; i++)
         {
             Assert.That(await cache.GetOrAddAsync(i, static (k, _) => Task.FromResult(k)), Is.EqualTo(i));
@@ -100,12 +102,13 @@ public sealed class TaskCacheMetricsTests
         Assert.That(cache.GetStatistics(), Is.EqualTo(new TaskCacheStatistics(1, 1, 0, 0)));
     }
 
-    [Test]
-    public void A_collected_cache_disappears_from_the_measurements()
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public void A_collected_cache_disappears_from_the_measurements(CacheEvictionPolicy policy)
     {
         string name = UniqueName();
         using var recorder = new MetricsRecorder(Meter, NameTag, name);
-        CreateObservedAndDrop(recorder, name);
+        CreateObservedAndDrop(recorder, name, policy);
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -115,9 +118,9 @@ public sealed class TaskCacheMetricsTests
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void CreateObservedAndDrop(MetricsRecorder recorder, string name)
+    private static void CreateObservedAndDrop(MetricsRecorder recorder, string name, CacheEvictionPolicy policy)
     {
-        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { Name = name, MaxSize = 3 });
+        var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int> { Name = name, MaxSize = 3, EvictionPolicy = policy });
         Assert.That(MetricsRecorder.Single(recorder.Observe(), "asyncutils.cache.size"), Is.Zero);
         GC.KeepAlive(cache);
     }

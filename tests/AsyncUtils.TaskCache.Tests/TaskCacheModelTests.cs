@@ -74,6 +74,70 @@ public sealed class TaskCacheModelTests
         }, iter: 300);
     }
 
+    [TestCase(CacheEvictionPolicy.Lru)]
+    [TestCase(CacheEvictionPolicy.S3Fifo)]
+    public void A_maximum_size_is_never_exceeded_and_a_request_gets_only_its_keys_latest_live_result(CacheEvictionPolicy policy)
+    {
+        const int maxSize = 3;
+        Ops.Sample(ops =>
+        {
+            var time = new FakeTimeProvider();
+            var cache = new TaskCache<int, int>(new TaskCacheOptions<int, int>
+            {
+                MaxSize = maxSize,
+                EvictionPolicy = policy,
+                TimeToLive = TimeSpan.FromSeconds(Ttl),
+                TimeProvider = time,
+            });
+            var model = new Dictionary<int, (int Version, long ExpiresAt)>(); // what the cache may still hold
+            long now = 0;
+            int version = 0;
+
+            foreach ((Op op, int key) in ops)
+            {
+                switch (op)
+                {
+                    case Op.Get:
+                        int before = version;
+                        int got = cache.GetOrAddAsync(key, (_, _) => Task.FromResult(++version)).Result;
+                        if (version != before)
+                        {
+                            // A call started: the key was absent, evicted or expired.
+                            if (got != version)
+                            {
+                                throw new InvalidOperationException($"Get({key}) started call {version} but returned {got}");
+                            }
+
+                            model[key] = (version, now + Ttl);
+                        }
+                        else if (!model.TryGetValue(key, out var entry) || now >= entry.ExpiresAt || got != entry.Version)
+                        {
+                            throw new InvalidOperationException($"Get({key}) returned {got} without a call, but the key's latest live result is {(model.TryGetValue(key, out var e) && now < e.ExpiresAt ? e.Version : "none")}");
+                        }
+
+                        break;
+                    case Op.Invalidate:
+                        cache.Invalidate(key);
+                        model.Remove(key);
+                        break;
+                    case Op.Advance:
+                        time.Advance(TimeSpan.FromSeconds(key + 1));
+                        now += key + 1;
+                        break;
+                    default:
+                        cache.Clear();
+                        model.Clear();
+                        break;
+                }
+
+                if (cache.Count > maxSize)
+                {
+                    throw new InvalidOperationException($"Count {cache.Count} exceeds MaxSize {maxSize}");
+                }
+            }
+        }, iter: 300);
+    }
+
     [Test]
     public void A_maximum_size_evicts_exactly_the_least_recently_used_key_like_a_list_model()
     {

@@ -14,6 +14,7 @@ public sealed class TaskCacheRecursionTests
         yield return new TestCaseData(new TaskCacheOptions<string, int>()).SetArgDisplayNames("unbounded");
         yield return new TestCaseData(new TaskCacheOptions<string, int> { TimeToLive = TimeSpan.FromHours(1) }).SetArgDisplayNames("ttl");
         yield return new TestCaseData(new TaskCacheOptions<string, int> { MaxSize = 100 }).SetArgDisplayNames("bounded");
+        yield return new TestCaseData(new TaskCacheOptions<string, int> { MaxSize = 100, EvictionPolicy = CacheEvictionPolicy.S3Fifo }).SetArgDisplayNames("bounded-s3fifo");
         yield return new TestCaseData(new TaskCacheOptions<string, int> { TrackStatistics = true }).SetArgDisplayNames("counters");
     }
 

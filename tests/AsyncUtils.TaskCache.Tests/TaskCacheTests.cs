@@ -68,6 +68,7 @@ public sealed class TaskCacheTests
     {
         var unbounded = new TaskCache<int, int>();
         var bounded = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = 16 });
+        var boundedS3Fifo = new TaskCache<int, int>(new TaskCacheOptions<int, int> { MaxSize = 16, EvictionPolicy = CacheEvictionPolicy.S3Fifo });
         var expiring = new TaskCache<int, int>(new TaskCacheOptions<int, int> { TimeToLive = TimeSpan.FromHours(1) });
         Func<int, Task<int>> wrapped = unbounded.Wrap(static (int k, CancellationToken _) => Task.FromResult(k));
 
@@ -78,6 +79,7 @@ public sealed class TaskCacheTests
                 _ = unbounded.GetOrAddAsync(1, static (k, _) => Task.FromResult(k));
                 _ = unbounded.GetOrAddAsync(1, static (k, s, _) => Task.FromResult(k + s), 5);
                 _ = bounded.GetOrAddAsync(i & 7, static (k, _) => Task.FromResult(k));
+                _ = boundedS3Fifo.GetOrAddAsync(i & 7, static (k, _) => Task.FromResult(k));
                 _ = expiring.GetOrAddAsync(1, static (k, _) => Task.FromResult(k));
                 _ = wrapped(1);
             }

@@ -10,6 +10,7 @@ internal static class ReadmeLru
         await Root();
         string output = await Capture.ConsoleAsync(() => { Package(); return Task.CompletedTask; });
         Capture.Printed(output, "Hits = 0, Misses = 2, Evictions = 0, Expirations = 0");
+        S3Fifo();
     }
 
     private static Task Root()
@@ -44,6 +45,17 @@ internal static class ReadmeLru
         // </ReadmeLru>
 
         Check.That(user.Name == "42" && seven is null && tokens.GetValueOrDefault("alice", "none") == "token", "the example's cache calls");
+    }
+
+    private static void S3Fifo()
+    {
+        // <ReadmeS3Fifo>
+        var pages = new S3FifoCache<string, string>(capacity: 10_000); // same options and calls as LruCache
+        string page = pages.GetOrAdd("/home", static path => $"<h1>{path}</h1>");
+        if (pages.TryGetValue("/home", out string? again)) { /* a hit: one lookup, one plain store */ }
+        // </ReadmeS3Fifo>
+
+        Check.That(page == "<h1>/home</h1>" && again == page && pages.Count == 1, "S3FifoCache stores and returns the page");
     }
 
     private sealed class User : IDisposable

@@ -7,14 +7,15 @@ namespace AsyncUtils.Shared.Caching;
 
 /// <summary>
 /// Where the entries live: a <see cref="ConcurrentDictionary{TKey, TValue}"/> when the size is
-/// unbounded, an <see cref="LruCache{TKey, TValue}"/> when it is bounded. Reads are lock-free in
-/// both. Every write is conditional on the entry now stored for the key (compare-and-swap), so a
-/// stale completion or a stale expiry can never remove or replace a newer entry: the dictionary does
-/// that atomically by itself; for the LRU a short lock makes the check and the write one step
-/// (reads of the LRU do not take that lock). Every entry that leaves the map, whatever the way
-/// (removed, replaced, evicted, cleared), is reported once to the optional <c>onLeft</c> callback,
-/// after the map's change and on the thread that made it; it must not throw nor call back into
-/// the map.
+/// unbounded; when it is bounded, an <see cref="LruCache{TKey, TValue}"/> (exact recency) or an
+/// <see cref="S3FifoCache{TKey, TValue}"/> (S3-FIFO), as the <see cref="CacheEvictionPolicy"/> says.
+/// Reads are lock-free in all three. Every write is conditional on the entry now stored for the key
+/// (compare-and-swap), so a stale completion or a stale expiry can never remove or replace a newer
+/// entry: the dictionary does that atomically by itself; for the bounded stores a short lock makes
+/// the check and the write one step (reads of the store do not take that lock). Every entry that
+/// leaves the map, whatever the way (removed, replaced, evicted, cleared), is reported once to the
+/// optional <c>onLeft</c> callback, after the map's change and on the thread that made it; it must
+/// not throw nor call back into the map.
 /// </summary>
 internal sealed class EntryMap<TKey, TEntry>
     where TKey : notnull
@@ -22,21 +23,23 @@ internal sealed class EntryMap<TKey, TEntry>
 {
     private readonly ConcurrentDictionary<TKey, TEntry>? _dictionary;
     private readonly LruCache<TKey, TEntry>? _lru;
+    private readonly S3FifoCache<TKey, TEntry>? _s3Fifo;
     private readonly Action<TEntry>? _onLeft;
     private long _evictions;
 #if NET9_0_OR_GREATER
-    private readonly Lock _lruWrite = new();
+    private readonly Lock _boundedWrite = new();
 #else
-    private readonly object _lruWrite = new();
+    private readonly object _boundedWrite = new();
 #endif
 
-    internal EntryMap(int? maxSize, IEqualityComparer<TKey>? comparer, Action<TEntry>? onLeft = null)
+    internal EntryMap(int? maxSize, CacheEvictionPolicy policy, IEqualityComparer<TKey>? comparer, Action<TEntry>? onLeft = null)
     {
         _onLeft = onLeft;
         if (maxSize is int capacity)
         {
-            // The LRU reports every entry it lets go of (evicted, replaced, removed, cleared), after
-            // its lock is released; evictions are counted here for the metrics (writes only).
+            // The bounded store reports every entry it lets go of (evicted, replaced, removed,
+            // cleared), after its lock is released; evictions are counted here for the metrics
+            // (writes only).
             var options = new LruCacheOptions<TKey, TEntry>
             {
                 Comparer = comparer,
@@ -50,7 +53,14 @@ internal sealed class EntryMap<TKey, TEntry>
                     _onLeft?.Invoke(entry);
                 },
             };
-            _lru = new LruCache<TKey, TEntry>(capacity, options);
+            if (policy == CacheEvictionPolicy.S3Fifo)
+            {
+                _s3Fifo = new S3FifoCache<TKey, TEntry>(capacity, options);
+            }
+            else
+            {
+                _lru = new LruCache<TKey, TEntry>(capacity, options);
+            }
         }
         else
         {
@@ -58,24 +68,31 @@ internal sealed class EntryMap<TKey, TEntry>
         }
     }
 
-    internal int Count => _dictionary?.Count ?? _lru!.Count;
+    internal int Count => _dictionary?.Count ?? _s3Fifo?.Count ?? _lru!.Count;
 
     /// <summary>The entries the size bound evicted, or -1 when there is no bound.</summary>
-    internal long Evictions => _lru is null ? -1 : Interlocked.Read(ref _evictions);
+    internal long Evictions => _dictionary is not null ? -1 : Interlocked.Read(ref _evictions);
 
     /// <summary>The dictionary when the size is unbounded, so that the hit path can read it without a detour.</summary>
     internal ConcurrentDictionary<TKey, TEntry>? Dictionary => _dictionary;
+
+    /// <summary>The exact LRU when the size is bounded with <see cref="CacheEvictionPolicy.Lru"/>, so that the bounded hit can read it without a detour.</summary>
+    internal LruCache<TKey, TEntry>? Lru => _lru;
+
+    /// <summary>The S3-FIFO store when the size is bounded with <see cref="CacheEvictionPolicy.S3Fifo"/>, so that the bounded hit can read it without a detour.</summary>
+    internal S3FifoCache<TKey, TEntry>? S3Fifo => _s3Fifo;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGet(TKey key, [MaybeNullWhen(false)] out TEntry entry) =>
         _dictionary is not null ? _dictionary.TryGetValue(key, out entry) : TryGetBounded(key, out entry);
 
     /// <summary>
-    /// The LRU read, kept out of line: inlined into the hit path it would bring the LRU's
-    /// recency bookkeeping with it and make the unbounded hit pay for registers it does not use.
+    /// The bounded read, kept out of line: inlined into the lookup it would bring the store's
+    /// recency bookkeeping with it and make the unbounded lookup pay for registers it does not use.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal bool TryGetBounded(TKey key, [MaybeNullWhen(false)] out TEntry entry) => _lru!.TryGetValue(key, out entry);
+    internal bool TryGetBounded(TKey key, [MaybeNullWhen(false)] out TEntry entry) =>
+        _s3Fifo is not null ? _s3Fifo.TryGetValue(key, out entry) : _lru!.TryGetValue(key, out entry);
 
     /// <summary>Stores <paramref name="entry"/> if the key now maps to <paramref name="expected"/> (<see langword="null"/>: absent).</summary>
     internal bool TryReplace(TKey key, TEntry? expected, TEntry entry)
@@ -96,15 +113,24 @@ internal sealed class EntryMap<TKey, TEntry>
             return true;
         }
 
-        lock (_lruWrite)
+        lock (_boundedWrite)
         {
-            _lru!.TryGetValue(key, out TEntry? current);
+            TryGetBounded(key, out TEntry? current);
             if (!ReferenceEquals(current, expected))
             {
                 return false;
             }
 
-            _lru[key] = entry; // may evict the least recently used entry
+            // May evict an entry: the least recently used one, or the one S3-FIFO picks.
+            if (_s3Fifo is not null)
+            {
+                _s3Fifo[key] = entry;
+            }
+            else
+            {
+                _lru![key] = entry;
+            }
+
             return true;
         }
     }
@@ -123,11 +149,11 @@ internal sealed class EntryMap<TKey, TEntry>
             return true;
         }
 
-        lock (_lruWrite)
+        lock (_boundedWrite)
         {
-            if (_lru!.TryGetValue(key, out TEntry? current) && ReferenceEquals(current, entry))
+            if (TryGetBounded(key, out TEntry? current) && ReferenceEquals(current, entry))
             {
-                return _lru.Remove(key);
+                return _s3Fifo?.Remove(key) ?? _lru!.Remove(key);
             }
 
             return false;
@@ -147,9 +173,9 @@ internal sealed class EntryMap<TKey, TEntry>
             return true;
         }
 
-        lock (_lruWrite)
+        lock (_boundedWrite)
         {
-            return _lru!.Remove(key, out entry);
+            return _s3Fifo is not null ? _s3Fifo.Remove(key, out entry) : _lru!.Remove(key, out entry);
         }
     }
 
@@ -175,9 +201,16 @@ internal sealed class EntryMap<TKey, TEntry>
             return;
         }
 
-        lock (_lruWrite)
+        lock (_boundedWrite)
         {
-            _lru!.Clear();
+            if (_s3Fifo is not null)
+            {
+                _s3Fifo.Clear();
+            }
+            else
+            {
+                _lru!.Clear();
+            }
         }
     }
 }

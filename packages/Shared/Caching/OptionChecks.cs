@@ -21,4 +21,14 @@ internal static class OptionChecks
 
         return value;
     }
+
+    internal static CacheEvictionPolicy EvictionPolicy(CacheEvictionPolicy value, string name)
+    {
+        if (value is not (CacheEvictionPolicy.Lru or CacheEvictionPolicy.S3Fifo))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be CacheEvictionPolicy.Lru or CacheEvictionPolicy.S3Fifo.");
+        }
+
+        return value;
+    }
 }
