@@ -16,10 +16,9 @@ namespace AsyncUtils;
 /// </remarks>
 public sealed class DistributedCacheSecondLevel : ISecondLevelCache
 {
-    private const int StripeCount = 1024;
     private readonly IDistributedCache _cache;
     private readonly string _keyPrefix;
-    private readonly long[] _versions = new long[StripeCount];
+    private readonly StripedVersions _versions = new();
 
     /// <summary>Creates a second level over <paramref name="cache"/>.</summary>
     /// <param name="cache">The distributed cache that stores the bytes.</param>
@@ -37,7 +36,7 @@ public sealed class DistributedCacheSecondLevel : ISecondLevelCache
     public async ValueTask<SecondLevelEntry> ReadAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        long version = Volatile.Read(ref _versions[Stripe(key)]);
+        long version = _versions.Read(key);
         byte[]? value = await _cache.GetAsync(_keyPrefix + key, cancellationToken).ConfigureAwait(false);
         return new SecondLevelEntry(value, version);
     }
@@ -50,8 +49,7 @@ public sealed class DistributedCacheSecondLevel : ISecondLevelCache
     public async ValueTask<bool> EndCallAsync(string key, long version, ReadOnlyMemory<byte>? value, TimeSpan? timeToLive)
     {
         ArgumentNullException.ThrowIfNull(key);
-        int stripe = Stripe(key);
-        if (value is not { } bytes || version < 0 || Volatile.Read(ref _versions[stripe]) != version)
+        if (value is not { } bytes || !_versions.IsCurrent(key, version))
         {
             return false;
         }
@@ -67,7 +65,7 @@ public sealed class DistributedCacheSecondLevel : ISecondLevelCache
 
         // An invalidation that ran between the check above and the write may have removed the key
         // before the write landed: re-check, and remove what we wrote.
-        if (Volatile.Read(ref _versions[stripe]) != version)
+        if (!_versions.IsCurrent(key, version))
         {
             await _cache.RemoveAsync(storeKey).ConfigureAwait(false);
             return false;
@@ -80,7 +78,7 @@ public sealed class DistributedCacheSecondLevel : ISecondLevelCache
     public async ValueTask InvalidateAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        Interlocked.Increment(ref _versions[Stripe(key)]);
+        _versions.Invalidate(key);
         await _cache.RemoveAsync(_keyPrefix + key, cancellationToken).ConfigureAwait(false);
     }
 
@@ -90,16 +88,5 @@ public sealed class DistributedCacheSecondLevel : ISecondLevelCache
     {
         ArgumentNullException.ThrowIfNull(onInvalidated);
         return NoSubscription.Instance;
-    }
-
-    private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % StripeCount);
-
-    private sealed class NoSubscription : IDisposable
-    {
-        public static readonly NoSubscription Instance = new();
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -24,7 +24,6 @@ namespace AsyncUtils;
 /// </remarks>
 public sealed class HybridCacheSecondLevel : ISecondLevelCache
 {
-    private const int StripeCount = 1024;
     private const byte Marker = 1;
 
     private static readonly HybridCacheEntryOptions ReadOnly = new()
@@ -34,7 +33,7 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
 
     private readonly HybridCache _cache;
     private readonly string _keyPrefix;
-    private readonly long[] _versions = new long[StripeCount];
+    private readonly StripedVersions _versions = new();
 
     /// <summary>Creates a second level over <paramref name="cache"/>.</summary>
     /// <param name="cache">The HybridCache that stores the bytes (for example the one registered with <c>AddHybridCache</c>).</param>
@@ -53,7 +52,7 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
     public async ValueTask<SecondLevelEntry> ReadAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        long version = Volatile.Read(ref _versions[Stripe(key)]);
+        long version = _versions.Read(key);
         byte[]? value = await _cache.GetOrCreateAsync<byte[]?>(
             _keyPrefix + key,
             static _ => new ValueTask<byte[]?>((byte[]?)null),
@@ -72,8 +71,7 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
     public async ValueTask<bool> EndCallAsync(string key, long version, ReadOnlyMemory<byte>? value, TimeSpan? timeToLive)
     {
         ArgumentNullException.ThrowIfNull(key);
-        int stripe = Stripe(key);
-        if (value is not { } bytes || version < 0 || Volatile.Read(ref _versions[stripe]) != version)
+        if (value is not { } bytes || !_versions.IsCurrent(key, version))
         {
             return false;
         }
@@ -92,7 +90,7 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
 
         // An invalidation that ran between the check above and the write may have removed the key
         // before the write landed: re-check, and remove what we wrote.
-        if (Volatile.Read(ref _versions[stripe]) != version)
+        if (!_versions.IsCurrent(key, version))
         {
             await _cache.RemoveAsync(storeKey).ConfigureAwait(false);
             return false;
@@ -105,7 +103,7 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
     public async ValueTask InvalidateAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        Interlocked.Increment(ref _versions[Stripe(key)]);
+        _versions.Invalidate(key);
         await _cache.RemoveAsync(_keyPrefix + key, cancellationToken).ConfigureAwait(false);
     }
 
@@ -115,16 +113,5 @@ public sealed class HybridCacheSecondLevel : ISecondLevelCache
     {
         ArgumentNullException.ThrowIfNull(onInvalidated);
         return NoSubscription.Instance;
-    }
-
-    private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % StripeCount);
-
-    private sealed class NoSubscription : IDisposable
-    {
-        public static readonly NoSubscription Instance = new();
-
-        public void Dispose()
-        {
-        }
     }
 }

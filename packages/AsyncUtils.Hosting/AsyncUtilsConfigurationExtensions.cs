@@ -83,7 +83,7 @@ public static class AsyncUtilsConfigurationExtensions
         });
     }
 
-    /// <summary>Reads <c>MaxSize</c>, <c>TimeToLive</c>, <c>Timeout</c>, <c>EvictOnException</c> and <c>TrackStatistics</c>.</summary>
+    /// <summary>Reads <c>MaxSize</c>, <c>EvictionPolicy</c> (<c>Lru</c> or <c>S3Fifo</c>), <c>TimeToLive</c>, <c>Timeout</c>, <c>EvictOnException</c> and <c>TrackStatistics</c>.</summary>
     /// <typeparam name="TKey">The cache key.</typeparam>
     /// <typeparam name="TResult">The cached result.</typeparam>
     /// <param name="builder">The options builder returned by <c>AddAsyncUtilsTaskCache</c>.</param>
@@ -97,6 +97,7 @@ public static class AsyncUtilsConfigurationExtensions
         return builder.Configure(o =>
         {
             ConfigurationValues.Int(section, nameof(o.MaxSize), v => o.MaxSize = v);
+            ConfigurationValues.Enum<CacheEvictionPolicy>(section, nameof(o.EvictionPolicy), v => o.EvictionPolicy = v);
             ConfigurationValues.Duration(section, nameof(o.TimeToLive), v => o.TimeToLive = v);
             ConfigurationValues.Duration(section, nameof(o.Timeout), v => o.Timeout = v);
             ConfigurationValues.Bool(section, nameof(o.EvictOnException), v => o.EvictOnException = v);
@@ -104,7 +105,7 @@ public static class AsyncUtilsConfigurationExtensions
         });
     }
 
-    /// <summary>Reads <c>MaxSize</c>, <c>TimeToLive</c>, <c>Timeout</c>, <c>EvictOnException</c>, <c>CancelWhenAllWaitersCancel</c> and <c>TrackStatistics</c>.</summary>
+    /// <summary>Reads <c>MaxSize</c>, <c>EvictionPolicy</c> (<c>Lru</c> or <c>S3Fifo</c>), <c>TimeToLive</c>, <c>Timeout</c>, <c>EvictOnException</c>, <c>CancelWhenAllWaitersCancel</c> and <c>TrackStatistics</c>.</summary>
     /// <typeparam name="TKey">The cache key.</typeparam>
     /// <typeparam name="TResult">The cached result.</typeparam>
     /// <param name="builder">The options builder returned by <c>AddAsyncUtilsCoroutineCache</c>.</param>
@@ -118,6 +119,7 @@ public static class AsyncUtilsConfigurationExtensions
         return builder.Configure(o =>
         {
             ConfigurationValues.Int(section, nameof(o.MaxSize), v => o.MaxSize = v);
+            ConfigurationValues.Enum<CacheEvictionPolicy>(section, nameof(o.EvictionPolicy), v => o.EvictionPolicy = v);
             ConfigurationValues.Duration(section, nameof(o.TimeToLive), v => o.TimeToLive = v);
             ConfigurationValues.Duration(section, nameof(o.Timeout), v => o.Timeout = v);
             ConfigurationValues.Bool(section, nameof(o.EvictOnException), v => o.EvictOnException = v);

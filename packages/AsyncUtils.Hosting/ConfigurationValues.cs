@@ -35,6 +35,18 @@ internal static class ConfigurationValues
         }
     }
 
+    /// <summary>An enum by one of its names (any case); numbers and undefined names are refused.</summary>
+    public static void Enum<TEnum>(IConfiguration section, string key, Action<TEnum> set)
+        where TEnum : struct, System.Enum
+    {
+        if (Value(section, key) is { } value)
+        {
+            set(!char.IsAsciiDigit(value[0]) && value[0] != '-' && System.Enum.TryParse(value, ignoreCase: true, out TEnum parsed) && System.Enum.IsDefined(parsed)
+                ? parsed
+                : throw Invalid(section, key, value, "one of " + string.Join(", ", System.Enum.GetNames<TEnum>())));
+        }
+    }
+
     public static void String(IConfiguration section, string key, Action<string> set)
     {
         if (Value(section, key) is { } value)

@@ -121,6 +121,18 @@ public sealed class S3FifoCache<TKey, TValue> : ILruMetricsSource
     /// <summary>The number of entries now stored; never above <see cref="Capacity"/> once a write has returned.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>The hash codes the ghost queue holds (for the tests: at most the main queue's share of the capacity).</summary>
+    internal int GhostCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _ghost.Count;
+            }
+        }
+    }
+
     /// <inheritdoc/>
     string? ILruMetricsSource.Name => _name;
 
@@ -535,7 +547,7 @@ public sealed class S3FifoCache<TKey, TValue> : ILruMetricsSource
     private void EvictedLocked(S3FifoNode<TKey, TValue> node, ref S3FifoRemovals<TKey, TValue> removed)
     {
         _map.TryRemove(node.Key, out _);
-        _count--;
+        Volatile.Write(ref _count, _count - 1);
         _evictions++;
         if (_onRemoved is not null)
         {

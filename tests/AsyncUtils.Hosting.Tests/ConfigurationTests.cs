@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace AsyncUtils.Tests;
 
@@ -108,5 +109,34 @@ public sealed class ConfigurationTests
         using ServiceProvider sp = services.BuildServiceProvider();
 
         Assert.That(sp.GetRequiredService<Lockout>().IsFifo, Is.True);
+    }
+
+    [Test]
+    public void The_caches_eviction_policy_comes_from_the_configuration_by_name()
+    {
+        IConfiguration config = Config(("Tasks:MaxSize", "10"), ("Tasks:EvictionPolicy", "S3Fifo"), ("Coroutines:EvictionPolicy", "s3fifo"));
+        var services = new ServiceCollection();
+        services.AddAsyncUtilsTaskCache<int, int>().FromConfiguration(config.GetSection("Tasks"));
+        services.AddAsyncUtilsCoroutineCache<int, int>().FromConfiguration(config.GetSection("Coroutines"));
+        using ServiceProvider sp = services.BuildServiceProvider();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sp.GetRequiredService<IOptions<TaskCacheOptions<int, int>>>().Value.EvictionPolicy, Is.EqualTo(CacheEvictionPolicy.S3Fifo));
+            Assert.That(sp.GetRequiredService<IOptions<CoroutineCacheOptions<int, int>>>().Value.EvictionPolicy, Is.EqualTo(CacheEvictionPolicy.S3Fifo));
+        });
+    }
+
+    [TestCase("Sieve")]
+    [TestCase("7")]
+    public void An_eviction_policy_that_is_not_a_policy_name_fails_naming_its_path(string value)
+    {
+        IConfiguration config = Config(("Tasks:EvictionPolicy", value));
+        var services = new ServiceCollection();
+        services.AddAsyncUtilsTaskCache<int, int>().FromConfiguration(config.GetSection("Tasks"));
+        using ServiceProvider sp = services.BuildServiceProvider();
+
+        Assert.That(() => sp.GetRequiredService<TaskCache<int, int>>(),
+            Throws.InvalidOperationException.With.Message.Contains($"'{value}'").And.Message.Contains("Tasks:EvictionPolicy"));
     }
 }

@@ -365,4 +365,49 @@ public sealed class S3FifoCacheTests
         });
         GC.KeepAlive(cache);
     }
+
+    [Test]
+    public void Hits_allocate_nothing()
+    {
+        var cache = new S3FifoCache<int, string>(1_000);
+        for (int i = 0; i < 1_000; i++)
+        {
+            cache.GetOrAdd(i, static k => k.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        // Warm up, then measure rounds of hits; a per-hit allocation fails every round.
+        int found = 0;
+        long best = long.MaxValue;
+        for (int round = 0; round < 3 && best != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100_000; i++)
+            {
+                found += cache.TryGetValue(i % 1_000, out string? value) && value.Length > 0 ? 1 : 0;
+                found += cache.GetOrAdd(i % 1_000, static k => "never").Length > 0 ? 1 : 0;
+            }
+
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.That(found, Is.GreaterThan(0));
+        Assert.That(best, Is.Zero);
+    }
+
+    [TestCase(10)]
+    [TestCase(1_000)]
+    public void The_ghost_queue_never_holds_more_than_the_main_queue_s_share_of_the_capacity(int capacity)
+    {
+        var cache = new S3FifoCache<int, int>(capacity);
+        for (int i = 0; i < capacity * 100; i++)
+        {
+            cache.GetOrAdd(i, i); // one-hit wonders: every eviction from the small queue goes to the ghost
+            if (i % 7 == 0)
+            {
+                cache.GetOrAdd(i / 2, i); // and some keys come back
+            }
+        }
+
+        Assert.That(cache.GhostCount, Is.GreaterThan(0).And.LessThanOrEqualTo(capacity - Math.Max(1, capacity / 10)));
+    }
 }
